@@ -1,0 +1,207 @@
+/**
+ * `npm run bench` — throughput and added latency of the gateway with billing and logging on.
+ *
+ * Starts the fake upstream and Tollgate as separate processes (SQLite in a temp folder, or the
+ * database in DATABASE_URL), seeds a channel, a price, a user with a large balance and a key, then
+ * drives load from a third process (wrk, or autocannon when wrk is missing):
+ *   - non-streaming and streaming chat completions at 32 and 256 connections (req/s, p50, p99);
+ *   - added latency: one connection, Tollgate vs the upstream called directly, in the same run.
+ * At the end it checks the books: every bucket equals the sum of its ledger entries, no hold is
+ * left open, and the number of usage records matches the requests served.
+ *
+ * Then it runs scripts/bench-lists.ts: the back office's first pages with 1,000,000 usage records.
+ *
+ * Options (env): BENCH_SECONDS (default 8), BENCH_CONNECTIONS ("32,256"), DATABASE_URL, REDIS_URL,
+ * BENCH_SKIP_LISTS=1, BENCH_ROWS (records seeded for the list bench).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { loadConfig } from '../server/src/config/index.js';
+import { createContext } from '../server/src/context.js';
+import { createUser } from '../server/src/accounts/users.js';
+import { createKey } from '../server/src/accounts/keys.js';
+import { adjustCash } from '../server/src/billing/wallets.js';
+import { setPrice } from '../server/src/billing/prices.js';
+import { CLI_ACTOR } from '../server/src/ops/audit.js';
+import { ledgerSums } from '../server/src/billing/wallets.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? '32,256').split(',').map(Number);
+const ROOT = new URL('../', import.meta.url).pathname;
+const work = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
+const children: ChildProcess[] = [];
+
+function cleanup() {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+}
+process.on('exit', cleanup);
+process.on('SIGINT', () => process.exit(130));
+
+async function startProcess(args: string[], env: Record<string, string>, ready: RegExp, logFile: string): Promise<{ proc: ChildProcess; match: RegExpExecArray }> {
+  const out = openSync(logFile, 'w');
+  const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', out] });
+  children.push(proc);
+  let buf = '';
+  const match = await new Promise<RegExpExecArray>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${args.join(' ')} did not start; see ${logFile}`)), 30_000);
+    proc.stdout!.on('data', (d) => {
+      buf += d;
+      const m = ready.exec(buf);
+      if (m) {
+        clearTimeout(t);
+        resolve(m);
+      }
+    });
+    proc.once('exit', (c) => reject(new Error(`${args.join(' ')} exited ${c}; see ${logFile}`)));
+  });
+  // Keep draining stdout (the server's JSON logs) so the pipe never blocks it.
+  const sink = openSync(logFile + '.stdout', 'w');
+  proc.stdout!.on('data', (d) => writeFileSync(sink, d));
+  return { proc, match };
+}
+
+interface LoadResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+  requests: number;
+}
+
+const haveWrk = spawnSync('wrk', ['--version']).error === undefined;
+
+function wrkScript(body: string) {
+  const file = join(work, `req-${Math.random().toString(36).slice(2)}.lua`);
+  writeFileSync(
+    file,
+    `wrk.method = "POST"\nwrk.body = [[${body}]]\nwrk.headers["Content-Type"] = "application/json"\n` +
+      `done = function(summary, latency, requests)\n` +
+      `  io.write(string.format("RESULT %d %d %d %d %d %d\\n", summary.requests, summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout, latency:percentile(50), latency:percentile(99), summary.duration))\n` +
+      `end\n`,
+  );
+  return file;
+}
+
+async function load(url: string, key: string, body: string, connections: number, seconds: number): Promise<LoadResult> {
+  if (haveWrk) {
+    const script = wrkScript(body);
+    const threads = Math.min(2, connections);
+    const r = spawnSync('wrk', ['-t', String(threads), '-c', String(connections), '-d', `${seconds}s`, '--timeout', '30s', '-s', script, '-H', `Authorization: Bearer ${key}`, url], { encoding: 'utf8' });
+    const m = /RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)/.exec(r.stdout);
+    if (!m) throw new Error(`wrk failed: ${r.stdout} ${r.stderr}`);
+    const [, requests, non2xx, errors, p50, p99, durUs] = m.map(Number) as number[];
+    return { requests: requests!, non2xx: non2xx!, errors: errors!, p50: p50! / 1000, p99: p99! / 1000, rps: requests! / (durUs! / 1e6) };
+  }
+  const r = spawnSync(
+    process.execPath,
+    ['node_modules/autocannon/autocannon.js', '-j', '-c', String(connections), '-d', String(seconds), '-m', 'POST', '-H', 'content-type=application/json', '-H', `authorization=Bearer ${key}`, '-b', body, url],
+    { cwd: ROOT, encoding: 'utf8', maxBuffer: 1e8 },
+  );
+  const j = JSON.parse(r.stdout);
+  return { requests: j.requests.total, non2xx: j.non2xx, errors: j.errors, p50: j.latency.p50, p99: j.latency.p99, rps: j.requests.average };
+}
+
+const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+
+async function main() {
+  const databaseUrl = process.env.DATABASE_URL ?? `sqlite:${join(work, 'bench.db')}`;
+  const env = {
+    DATABASE_URL: databaseUrl,
+    TOLLGATE_SECRET: process.env.TOLLGATE_SECRET ?? 'bench-secret-0123456789abcdefghijklmnopqrstuvwxyz',
+    TOLLGATE_ADMIN_PASSWORD: 'bench-admin-password',
+    TOLLGATE_DATA_DIR: work,
+    LOG_LEVEL: 'info',
+    HOST: '127.0.0.1',
+    ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
+  };
+
+  const up = await startProcess(['bin/run-ts.mjs', 'test/support/fake-upstream.ts', '--port', '0', '--record-limit', '0'], {}, /"url":"([^"]+)"/, join(work, 'upstream.log'));
+  const upstreamUrl = up.match[1]!;
+
+  // Seed through the same services the CLI uses.
+  const ctx = await createContext(loadConfig(env as NodeJS.ProcessEnv), { live: false });
+  await ctx.health.create({ name: 'bench-upstream', base_url: upstreamUrl, key: 'sk-bench-upstream', models: ['gpt-4o-mini'] }, CLI_ACTOR);
+  await setPrice(ctx.db, ctx.feed, 'gpt-4o-mini', { input: '0.15', output: '0.6' }, CLI_ACTOR);
+  const { user, wallet } = await createUser(ctx.db, { email: `bench-${Date.now()}@example.com` });
+  await adjustCash(ctx.db, { walletId: wallet.id, userId: user.id, amount: 1_000_000_000_000, type: 'topup', reason: 'bench', actorId: null });
+  const { key } = await createKey(ctx.db, ctx.feed, user.id, { name: 'bench' });
+  await ctx.close();
+
+  const srv = await startProcess(['bin/tollgate.mjs', 'start', '--port', '0'], env, /Tollgate is running at (http:\/\/\S+)/, join(work, 'tollgate.log'));
+  const base = srv.match[1]!;
+
+  const chat = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello in ten words.' }], max_tokens: 10 });
+  const chatStream = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello in ten words.' }], max_tokens: 10, stream: true });
+
+  // Warm up both paths (JIT, connection pools, caches).
+  await load(`${base}/v1/chat/completions`, key, chat, 8, 2);
+  await load(`${base}/v1/chat/completions`, key, chatStream, 8, 2);
+
+  console.log(`\nTollgate gateway benchmark — ${ctx.db.dialect}${process.env.REDIS_URL ? ' + Redis' : ''}, billing and logging on, ${SECONDS}s per run, load by ${haveWrk ? 'wrk' : 'autocannon'}`);
+  console.log('(fake upstream, Tollgate and the load generator share this machine\'s cores)\n');
+  const rows: string[][] = [['scenario', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors']];
+  let served = 0;
+  for (const [label, body] of [['chat, non-streaming', chat], ['chat, streaming', chatStream]] as const) {
+    for (const c of CONNECTIONS) {
+      const r = await load(`${base}/v1/chat/completions`, key, body, c, SECONDS);
+      served += r.requests - r.non2xx - r.errors;
+      rows.push([label, String(c), fmt(r.rps), fmt(r.p50, 2), fmt(r.p99, 2), String(r.non2xx), String(r.errors)]);
+    }
+  }
+  printTable(rows);
+
+  // Added latency: one connection, sequential, Tollgate vs the upstream directly, same run.
+  console.log('\nAdded latency (1 connection, sequential requests):');
+  const lat: string[][] = [['scenario', 'direct p50', 'via Tollgate p50', 'added p50', 'direct p99', 'via Tollgate p99', 'added p99']];
+  for (const [label, body] of [['non-streaming', chat], ['streaming', chatStream]] as const) {
+    const direct = await load(`${upstreamUrl}/chat/completions`, 'sk-bench-upstream', body, 1, Math.max(3, SECONDS / 2));
+    const via = await load(`${base}/v1/chat/completions`, key, body, 1, Math.max(3, SECONDS / 2));
+    served += via.requests - via.non2xx - via.errors;
+    lat.push([label, fmt(direct.p50, 3), fmt(via.p50, 3), fmt(via.p50 - direct.p50, 3), fmt(direct.p99, 3), fmt(via.p99, 3), fmt(via.p99 - direct.p99, 3)]);
+  }
+  printTable(lat);
+
+  srv.proc.kill('SIGTERM');
+  await once(srv.proc, 'exit');
+
+  // The books after the storm.
+  const check = await createContext(loadConfig(env as NodeJS.ProcessEnv), { live: false });
+  const w = await check.db.kysely.selectFrom('wallets').selectAll().where('id', '=', wallet.id).executeTakeFirstOrThrow();
+  const sums = await ledgerSums(check.db.kysely, wallet.id);
+  const records = await check.db.kysely.selectFrom('usage_records').select((eb) => eb.fn.countAll().as('n')).where('user_id', '=', user.id).where('status_code', '=', 200).executeTakeFirst();
+  const pending = await check.db.kysely.selectFrom('holds').select((eb) => eb.fn.countAll().as('n')).where('status', '=', 'pending').where('wallet_id', '=', wallet.id).executeTakeFirst();
+  const spent = 1_000_000_000_000 - w.cash_micros;
+  const okBooks = sums.cash === w.cash_micros && Number(pending?.n) === 0 && w.pending_micros === 0;
+  console.log(
+    `\nBooks: ${fmt(Number(records?.n))} billed calls (load tools counted ${fmt(served)} 2xx, warm-up excluded), $${(spent / 1e6).toFixed(6)} charged; ` +
+      `cash ${w.cash_micros} = ledger ${sums.cash}; pending ${w.pending_micros}; open holds ${pending?.n} → ${okBooks ? 'consistent' : 'INCONSISTENT'}`,
+  );
+  await check.close();
+  up.proc.kill('SIGTERM');
+  rmSync(work, { recursive: true, force: true });
+  if (!okBooks) process.exit(1);
+
+  // The back office with a million usage records (issue #3): first pages, totals, dashboard, exports.
+  if (process.env.BENCH_SKIP_LISTS !== '1') {
+    console.log('\nBack-office reads with 1,000,000 usage records (scripts/bench-lists.ts; BENCH_SKIP_LISTS=1 skips):');
+    const r = spawnSync(process.execPath, ['bin/run-ts.mjs', 'scripts/bench-lists.ts'], { cwd: ROOT, stdio: 'inherit', env: process.env });
+    if (r.status !== 0) process.exit(r.status ?? 1);
+  }
+}
+
+function printTable(rows: string[][]) {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const [i, r] of rows.entries()) {
+    console.log(r.map((c, j) => (j === 0 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join('  '));
+    if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

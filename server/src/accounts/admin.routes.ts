@@ -1,0 +1,317 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { AppContext } from '../context.js';
+import { AppError } from '../errors.js';
+import { actorOf } from '../http/session.js';
+import { IdParam, PageQuery, UsdAmount, pageOf } from '../http/pagination.js';
+import { formatMicros, parseMicros } from '../lib/money.js';
+import { audit } from '../ops/audit.js';
+import { adjustCash } from '../billing/wallets.js';
+import { keyView, createKey, listKeys, revokeKey, updateKey, getKey } from './keys.js';
+import { createUser, getUserWithWallet, listUsers, ROLES, setPassword, updateUser, userView, USER_STATUSES } from './users.js';
+
+export const UserViewSchema = z.object({
+  id: z.number(),
+  email: z.string(),
+  name: z.string(),
+  role: z.string(),
+  status: z.string(),
+  group: z.string(),
+  remark: z.string().nullable(),
+  created_at: z.string(),
+  last_login_at: z.string().nullable(),
+  wallet_id: z.number(),
+  currency: z.string(),
+  balance_micros: z.number().describe('plan + gift + cash, in micro-USD'),
+  pending_micros: z.number().describe('held for calls in progress'),
+  available_micros: z.number(),
+  cash_micros: z.number(),
+  gift_micros: z.number(),
+  plan_micros: z.number(),
+  credit_limit_micros: z.number(),
+  credit_used_micros: z.number(),
+  arrears_micros: z.number(),
+});
+
+export const KeyViewSchema = z.object({
+  id: z.number(),
+  user_id: z.number(),
+  name: z.string(),
+  display: z.string(),
+  prefix: z.string(),
+  status: z.string(),
+  state: z.string(),
+  expires_at: z.string().nullable(),
+  quota_micros: z.number().nullable(),
+  quota_used_micros: z.number(),
+  quota_pending_micros: z.number(),
+  allowed_models: z.array(z.string()).nullable(),
+  allowed_ips: z.array(z.string()).nullable(),
+  group: z.string().nullable(),
+  rpm_limit: z.number().nullable(),
+  last_used_at: z.string().nullable(),
+  created_at: z.string(),
+});
+
+export const LedgerEntrySchema = z.object({
+  id: z.number(),
+  bucket: z.string(),
+  type: z.string(),
+  amount_micros: z.number(),
+  balance_after_micros: z.number(),
+  ref_type: z.string().nullable(),
+  ref_id: z.string().nullable(),
+  reason: z.string().nullable(),
+  actor_id: z.number().nullable(),
+  created_at: z.string(),
+});
+
+export const KeyInputSchema = z.object({
+  name: z.string().max(100).optional(),
+  models: z.array(z.string()).nullable().optional().describe('allowed model names or * patterns; null/empty = all'),
+  ips: z.array(z.string()).nullable().optional().describe('allowed IPs or CIDRs; null/empty = any'),
+  expires_at: z.union([z.string(), z.number()]).nullable().optional().describe('ISO time or epoch ms; null = never'),
+  quota: UsdAmount.nullable().optional().describe("the key's own spending cap in USD; null = no cap"),
+  group: z.string().nullable().optional(),
+  rpm_limit: z.number().int().nullable().optional(),
+});
+
+/** Turn the API's key fields into the service's input (USD → micros, time → ms), with field paths on errors. */
+export function keyInputFrom(b: z.infer<typeof KeyInputSchema>) {
+  let expiresAt: number | null | undefined;
+  if (b.expires_at !== undefined) {
+    if (b.expires_at === null) expiresAt = null;
+    else {
+      expiresAt = typeof b.expires_at === 'number' ? b.expires_at : Date.parse(b.expires_at);
+      if (!Number.isFinite(expiresAt)) throw new AppError('validation_failed', 'expires_at: not a time (use ISO 8601)', { path: 'expires_at' });
+    }
+  }
+  let quotaMicros: number | null | undefined;
+  if (b.quota !== undefined) {
+    try {
+      quotaMicros = b.quota === null ? null : parseMicros(b.quota, 'quota');
+    } catch (e) {
+      throw new AppError('validation_failed', `quota: ${(e as Error).message}`, { path: 'quota' });
+    }
+  }
+  return { name: b.name, models: b.models, ips: b.ips, expiresAt, quotaMicros, group: b.group, rpmLimit: b.rpm_limit };
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** /api/admin: users, their balances, and keys. */
+export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext) {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const tags = ['admin: users'];
+
+  r.get('/users', {
+    schema: {
+      tags,
+      summary: 'List users',
+      querystring: PageQuery.extend({
+        q: z.string().max(200).optional().describe('email, name or id'),
+        status: z.enum(USER_STATUSES).optional(),
+        role: z.enum(ROLES).optional(),
+        group: z.string().optional(),
+        sort: z.enum(['id', 'created_at', 'balance', 'last_login_at']).default('id'),
+        order: z.enum(['asc', 'desc']).default('desc'),
+      }),
+      response: { 200: pageOf(UserViewSchema) },
+    },
+    handler: async (req) => {
+      const q = req.query;
+      return listUsers(ctx.db.kysely, { q: q.q, status: q.status, role: q.role, group: q.group, page: q.page, pageSize: q.page_size, sort: q.sort, order: q.order });
+    },
+  });
+
+  r.post('/users', {
+    schema: {
+      tags,
+      summary: 'Create a user (with a wallet)',
+      body: z.object({
+        email: z.string(),
+        password: z.string().optional(),
+        name: z.string().max(100).optional(),
+        role: z.enum(ROLES).default('user'),
+        group: z.string().optional(),
+        remark: z.string().max(2000).optional(),
+      }),
+      response: { 201: UserViewSchema },
+    },
+    handler: async (req, reply) => {
+      const b = req.body;
+      if (b.role !== 'user' && req.sessionUser?.role !== 'super_admin') throw new AppError('forbidden', 'Only a super-admin can create operators.', { path: 'role' });
+      const { user, wallet } = await createUser(ctx.db, { ...b, email: b.email });
+      await audit(ctx.db.kysely, actorOf(req), 'user.create', { type: 'user', id: user.id }, null, { email: user.email, role: user.role, group: user.group_name });
+      return reply.code(201).send(userView(user, wallet));
+    },
+  });
+
+  r.get('/users/:id', {
+    schema: { tags, summary: 'Get a user', params: IdParam, response: { 200: UserViewSchema.extend({ key_count: z.number() }) } },
+    handler: async (req) => {
+      const { user, wallet } = await getUserWithWallet(ctx.db.kysely, req.params.id);
+      const n = await ctx.db.kysely.selectFrom('api_keys').select((eb) => eb.fn.countAll().as('n')).where('user_id', '=', user.id).where('deleted_at', 'is', null).executeTakeFirst();
+      return { ...userView(user, wallet), key_count: Number(n?.n ?? 0) };
+    },
+  });
+
+  r.patch('/users/:id', {
+    schema: {
+      tags,
+      summary: 'Edit a user (name, status, role, group, remark)',
+      params: IdParam,
+      body: z.object({
+        name: z.string().min(1).max(100).optional(),
+        status: z.enum(USER_STATUSES).optional(),
+        role: z.enum(ROLES).optional(),
+        group: z.string().optional(),
+        remark: z.string().max(2000).nullable().optional(),
+      }),
+      response: { 200: UserViewSchema },
+    },
+    handler: async (req) => {
+      if (req.body.role !== undefined && req.sessionUser?.role !== 'super_admin') throw new AppError('forbidden', 'Only a super-admin can change roles.', { path: 'role' });
+      if (req.params.id === req.sessionUser?.id && (req.body.status === 'disabled' || (req.body.role && req.body.role !== req.sessionUser.role))) {
+        throw new AppError('conflict', 'You cannot disable yourself or change your own role.', { path: req.body.status ? 'status' : 'role' });
+      }
+      const { before, after } = await updateUser(ctx.db, ctx.feed, req.params.id, req.body);
+      await audit(ctx.db.kysely, actorOf(req), 'user.update', { type: 'user', id: after.id },
+        { name: before.name, status: before.status, role: before.role, group: before.group_name, remark: before.remark },
+        { name: after.name, status: after.status, role: after.role, group: after.group_name, remark: after.remark });
+      const { user, wallet } = await getUserWithWallet(ctx.db.kysely, after.id);
+      return userView(user, wallet);
+    },
+  });
+
+  r.post('/users/:id/password', {
+    schema: { tags, summary: "Set a user's password (ends their sessions)", params: IdParam, body: z.object({ password: z.string() }), response: { 204: z.null() } },
+    handler: async (req, reply) => {
+      await getUserWithWallet(ctx.db.kysely, req.params.id);
+      await setPassword(ctx.db, req.params.id, req.body.password);
+      await audit(ctx.db.kysely, actorOf(req), 'user.password_reset', { type: 'user', id: req.params.id });
+      return reply.code(204).send(null);
+    },
+  });
+
+  r.post('/users/:id/balance-adjustments', {
+    schema: {
+      tags,
+      summary: 'Add or deduct cash by hand (super-admin; needs a reason; idempotent)',
+      description:
+        'Positive amounts add cash (and pay off arrears first); negative amounts deduct and never take cash below zero or uncover a call in progress. Send the same Idempotency-Key (header or field) to retry safely.',
+      params: IdParam,
+      body: z.object({
+        amount: UsdAmount.describe('USD, signed, e.g. "25" or "-3.5"'),
+        reason: z.string().trim().min(2, 'give a reason (at least 2 characters)').max(500),
+        idempotency_key: z.string().min(1).max(128).optional(),
+      }),
+      response: { 200: z.object({ entry: LedgerEntrySchema, user: UserViewSchema, replayed: z.boolean(), arrears_repaid_micros: z.number() }) },
+    },
+    handler: async (req) => {
+      if (req.sessionUser?.role !== 'super_admin') throw new AppError('forbidden', 'Only a super-admin can change balances by hand.');
+      let amount: number;
+      try {
+        amount = parseMicros(req.body.amount, 'amount');
+      } catch (e) {
+        throw new AppError('validation_failed', `amount: ${(e as Error).message}`, { path: 'amount' });
+      }
+      if (amount === 0) throw new AppError('validation_failed', 'amount: must not be zero', { path: 'amount' });
+      const { user, wallet } = await getUserWithWallet(ctx.db.kysely, req.params.id);
+      const headerKey = req.headers['idempotency-key'];
+      const res = await adjustCash(ctx.db, {
+        walletId: wallet.id,
+        userId: user.id,
+        amount,
+        type: 'adjustment',
+        reason: req.body.reason,
+        actorId: req.sessionUser.id,
+        idempotencyKey: req.body.idempotency_key ?? (typeof headerKey === 'string' ? headerKey : undefined),
+      });
+      if (!res.replayed) {
+        await audit(ctx.db.kysely, actorOf(req), 'balance.adjust', { type: 'user', id: user.id },
+          { cash_micros: wallet.cash_micros }, { cash_micros: res.wallet.cash_micros, amount: formatMicros(amount), reason: req.body.reason });
+      }
+      const fresh = await getUserWithWallet(ctx.db.kysely, user.id);
+      return { entry: entryView(res.entry), user: userView(fresh.user, fresh.wallet), replayed: res.replayed, arrears_repaid_micros: res.arrearsRepaid };
+    },
+  });
+
+  r.get('/users/:id/ledger', {
+    schema: { tags, summary: "A user's ledger entries, newest first", params: IdParam, querystring: PageQuery, response: { 200: pageOf(LedgerEntrySchema) } },
+    handler: async (req) => {
+      const { wallet } = await getUserWithWallet(ctx.db.kysely, req.params.id);
+      const base = ctx.db.kysely.selectFrom('ledger_entries').where('wallet_id', '=', wallet.id);
+      const total = Number((await base.select((eb) => eb.fn.countAll().as('n')).executeTakeFirst())?.n ?? 0);
+      const rows = await base.selectAll().orderBy('id', 'desc').limit(req.query.page_size).offset((req.query.page - 1) * req.query.page_size).execute();
+      return { items: rows.map(entryView), total, page: req.query.page, page_size: req.query.page_size };
+    },
+  });
+
+  const keyTags = ['admin: keys'];
+  r.get('/keys', {
+    schema: {
+      tags: keyTags,
+      summary: 'List API keys (never the key itself)',
+      querystring: PageQuery.extend({ user_id: z.coerce.number().int().positive().optional(), status: z.enum(['active', 'disabled', 'revoked']).optional(), q: z.string().max(200).optional() }),
+      response: { 200: pageOf(KeyViewSchema.extend({ owner_email: z.string() })) },
+    },
+    handler: async (req) => listKeys(ctx.db.kysely, { userId: req.query.user_id, status: req.query.status, q: req.query.q, page: req.query.page, pageSize: req.query.page_size }),
+  });
+
+  r.post('/keys', {
+    schema: {
+      tags: keyTags,
+      summary: 'Create a key for a user; the response is the only time the key is shown',
+      body: KeyInputSchema.extend({ user_id: z.number().int().positive() }),
+      response: { 201: KeyViewSchema.extend({ key: z.string() }) },
+    },
+    handler: async (req, reply) => {
+      const { key, view } = await createKey(ctx.db, ctx.feed, req.body.user_id, keyInputFrom(req.body));
+      await audit(ctx.db.kysely, actorOf(req), 'key.create', { type: 'key', id: view.id }, null, view);
+      return reply.code(201).send({ ...view, key });
+    },
+  });
+
+  r.patch('/keys/:id', {
+    schema: {
+      tags: keyTags,
+      summary: 'Edit, disable or enable a key',
+      params: IdParam,
+      body: KeyInputSchema.extend({ status: z.enum(['active', 'disabled']).optional() }),
+      response: { 200: KeyViewSchema },
+    },
+    handler: async (req) => {
+      const { before, after } = await updateKey(ctx.db, ctx.feed, req.params.id, { ...keyInputFrom(req.body), status: req.body.status });
+      await audit(ctx.db.kysely, actorOf(req), 'key.update', { type: 'key', id: after.id }, keyView(before), keyView(after));
+      return keyView(after);
+    },
+  });
+
+  r.post('/keys/:id/revoke', {
+    schema: { tags: keyTags, summary: 'Revoke a key for good (refused everywhere within seconds)', params: IdParam, response: { 200: KeyViewSchema } },
+    handler: async (req) => {
+      const { before } = await revokeKey(ctx.db, ctx.feed, req.params.id);
+      await audit(ctx.db.kysely, actorOf(req), 'key.revoke', { type: 'key', id: before.id }, keyView(before), { status: 'revoked' });
+      return keyView(await ctx.db.kysely.selectFrom('api_keys').selectAll().where('id', '=', before.id).executeTakeFirstOrThrow());
+    },
+  });
+
+  r.delete('/keys/:id', {
+    schema: { tags: keyTags, summary: 'Delete a key (revokes it and hides it from lists)', params: IdParam, response: { 204: z.null() } },
+    handler: async (req, reply) => {
+      await getKey(ctx.db.kysely, req.params.id);
+      const { before } = await revokeKey(ctx.db, ctx.feed, req.params.id, { delete: true });
+      await audit(ctx.db.kysely, actorOf(req), 'key.delete', { type: 'key', id: before.id }, keyView(before), null);
+      return reply.code(204).send(null);
+    },
+  });
+}
+
+function entryView(e: { id: number; bucket: string; type: string; amount_micros: number; balance_after_micros: number; ref_type: string | null; ref_id: string | null; reason: string | null; actor_id: number | null; created_at: number }) {
+  return {
+    id: e.id, bucket: e.bucket, type: e.type, amount_micros: e.amount_micros, balance_after_micros: e.balance_after_micros,
+    ref_type: e.ref_type, ref_id: e.ref_id, reason: e.reason, actor_id: e.actor_id, created_at: iso(e.created_at),
+  };
+}

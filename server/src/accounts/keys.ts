@@ -1,0 +1,255 @@
+import { z } from 'zod';
+import { inTransaction, insertReturningId, parseJsonArray, type Db, type Executor } from '../db/index.js';
+import type { ApiKeyRow } from '../db/schema.js';
+import { AppError } from '../errors.js';
+import { sha256Hex } from '../lib/crypto.js';
+import { API_KEY_PATTERN, newApiKey } from '../lib/ids.js';
+import { parseIpRule } from '../lib/ip.js';
+import { parseOr } from '../lib/validate.js';
+import type { ChangeFeed } from '../live/changes.js';
+import { GroupNameSchema } from './users.js';
+
+export const KEY_STATUSES = ['active', 'disabled', 'revoked'] as const;
+
+const ModelPatternList = z
+  .array(z.string().trim().min(1).max(191).regex(/^[^\s,]+$/, 'model names contain no spaces or commas'))
+  .max(500);
+const IpRuleList = z
+  .array(
+    z.string().trim().refine((r) => {
+      try {
+        parseIpRule(r);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'not an IP address or CIDR (e.g. 203.0.113.7 or 10.0.0.0/8)'),
+  )
+  .max(200);
+
+export interface KeyInput {
+  name?: string | undefined;
+  models?: string[] | null | undefined;
+  ips?: string[] | null | undefined;
+  expiresAt?: number | null | undefined;
+  quotaMicros?: number | null | undefined;
+  group?: string | null | undefined;
+  rpmLimit?: number | null | undefined;
+}
+
+export interface KeyView {
+  id: number;
+  user_id: number;
+  name: string;
+  /** Never the key itself: `sk-AbCd…wXyZ`. */
+  display: string;
+  prefix: string;
+  status: string;
+  /** active | disabled | revoked | expired | quota_exhausted — what a caller would experience. */
+  state: string;
+  expires_at: string | null;
+  quota_micros: number | null;
+  quota_used_micros: number;
+  quota_pending_micros: number;
+  allowed_models: string[] | null;
+  allowed_ips: string[] | null;
+  group: string | null;
+  rpm_limit: number | null;
+  last_used_at: string | null;
+  created_at: string;
+}
+
+export function keyView(k: ApiKeyRow, now = Date.now()): KeyView {
+  const models = k.allowed_models === null ? null : parseJsonArray(k.allowed_models);
+  const ips = k.allowed_ips === null ? null : parseJsonArray(k.allowed_ips);
+  let state = k.status;
+  if (state === 'active' && k.expires_at !== null && k.expires_at <= now) state = 'expired';
+  else if (state === 'active' && k.quota_micros !== null && k.quota_used_micros >= k.quota_micros) state = 'quota_exhausted';
+  return {
+    id: k.id,
+    user_id: k.user_id,
+    name: k.name,
+    display: `${k.key_prefix}…${k.key_last4}`,
+    prefix: k.key_prefix,
+    status: k.status,
+    state,
+    expires_at: k.expires_at === null ? null : new Date(k.expires_at).toISOString(),
+    quota_micros: k.quota_micros,
+    quota_used_micros: k.quota_used_micros,
+    quota_pending_micros: k.quota_pending_micros,
+    allowed_models: models,
+    allowed_ips: ips,
+    group: k.group_name,
+    rpm_limit: k.rpm_limit,
+    last_used_at: k.last_used_at === null ? null : new Date(k.last_used_at).toISOString(),
+    created_at: new Date(k.created_at).toISOString(),
+  };
+}
+
+function normalizeInput(input: KeyInput, now: number) {
+  const out: Record<string, unknown> = {};
+  if (input.name !== undefined) {
+    const name = input.name.trim();
+    if (name.length > 100) throw new AppError('validation_failed', 'name: at most 100 characters', { path: 'name' });
+    out.name = name || 'default';
+  }
+  if (input.models !== undefined) {
+    out.allowed_models = input.models === null || input.models.length === 0 ? null : JSON.stringify(parseOr(ModelPatternList, input.models, 'models'));
+  }
+  if (input.ips !== undefined) {
+    out.allowed_ips = input.ips === null || input.ips.length === 0 ? null : JSON.stringify(parseOr(IpRuleList, input.ips, 'ips'));
+  }
+  if (input.expiresAt !== undefined) {
+    if (input.expiresAt !== null && (!Number.isFinite(input.expiresAt) || input.expiresAt <= now)) {
+      throw new AppError('validation_failed', 'expires_at: must be a time in the future', { path: 'expires_at' });
+    }
+    out.expires_at = input.expiresAt;
+  }
+  if (input.quotaMicros !== undefined) {
+    if (input.quotaMicros !== null && (!Number.isSafeInteger(input.quotaMicros) || input.quotaMicros < 0)) {
+      throw new AppError('validation_failed', 'quota: must be zero or more', { path: 'quota' });
+    }
+    out.quota_micros = input.quotaMicros;
+  }
+  if (input.group !== undefined) out.group_name = input.group === null ? null : parseOr(GroupNameSchema, input.group, 'group');
+  if (input.rpmLimit !== undefined) {
+    if (input.rpmLimit !== null && (!Number.isInteger(input.rpmLimit) || input.rpmLimit < 1 || input.rpmLimit > 1_000_000)) {
+      throw new AppError('validation_failed', 'rpm_limit: a whole number from 1 to 1000000', { path: 'rpm_limit' });
+    }
+    out.rpm_limit = input.rpmLimit;
+  }
+  return out;
+}
+
+/**
+ * Create a key. The plain key is returned here and nowhere else: only its SHA-256 hash is stored,
+ * so this is the one time the owner can copy it.
+ */
+export async function createKey(db: Db, feed: ChangeFeed, userId: number, input: KeyInput): Promise<{ key: string; view: KeyView }> {
+  const now = Date.now();
+  const fields = normalizeInput({ name: input.name ?? 'default', ...input }, now);
+  const key = newApiKey();
+  const view = await inTransaction(db, async (trx) => {
+    const user = await trx.selectFrom('users').select(['id']).where('id', '=', userId).executeTakeFirst();
+    if (!user) throw new AppError('not_found', `no user with id ${userId}`, { path: 'user' });
+    if (typeof fields.group_name === 'string') await assertGroup(trx, fields.group_name);
+    const id = await insertReturningId(db, trx, 'api_keys', {
+      user_id: userId,
+      name: 'default',
+      ...fields,
+      key_hash: sha256Hex(key),
+      key_prefix: key.slice(0, 7),
+      key_last4: key.slice(-4),
+      status: 'active',
+      created_at: now,
+      updated_at: now,
+    });
+    // A process may have cached "no such key" for this hash (someone tried it before it existed).
+    await feed.record(trx, 'key', id);
+    const row = await trx.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    return keyView(row, now);
+  });
+  await feed.publish();
+  return { key, view };
+}
+
+export async function getKey(ex: Executor, id: number): Promise<ApiKeyRow> {
+  const k = await ex.selectFrom('api_keys').selectAll().where('id', '=', id).where('deleted_at', 'is', null).executeTakeFirst();
+  if (!k) throw new AppError('not_found', `no key with id ${id}`, { path: 'id' });
+  return k;
+}
+
+/** A key by id, by the full `sk-…` key, or by its hash. */
+export async function resolveKey(ex: Executor, ref: string): Promise<ApiKeyRow> {
+  const s = ref.trim();
+  if (/^\d+$/.test(s)) return getKey(ex, Number(s));
+  const hash = API_KEY_PATTERN.test(s) ? sha256Hex(s) : /^[0-9a-f]{64}$/.test(s) ? s : null;
+  if (!hash) throw new AppError('validation_failed', 'give a key id or the full sk-… key', { path: 'key' });
+  const k = await ex.selectFrom('api_keys').selectAll().where('key_hash', '=', hash).where('deleted_at', 'is', null).executeTakeFirst();
+  if (!k) throw new AppError('not_found', 'no such key');
+  return k;
+}
+
+export interface KeyPatch extends KeyInput {
+  status?: 'active' | 'disabled' | undefined;
+}
+
+export async function updateKey(db: Db, feed: ChangeFeed, id: number, patch: KeyPatch, ownerId?: number) {
+  const now = Date.now();
+  const fields = normalizeInput(patch, now);
+  const result = await inTransaction(db, async (trx) => {
+    const before = await getKey(trx, id);
+    if (ownerId !== undefined && before.user_id !== ownerId) throw new AppError('not_found', `no key with id ${id}`, { path: 'id' });
+    if (patch.status !== undefined) {
+      if (before.status === 'revoked') throw new AppError('conflict', 'a revoked key cannot be changed', { path: 'status' });
+      fields.status = patch.status;
+    }
+    if (typeof fields.group_name === 'string') await assertGroup(trx, fields.group_name);
+    if (Object.keys(fields).length > 0) {
+      await trx.updateTable('api_keys').set({ ...fields, updated_at: now }).where('id', '=', id).execute();
+      await feed.record(trx, 'key', id);
+    }
+    const after = await getKey(trx, id);
+    return { before, after };
+  });
+  await feed.publish();
+  return result;
+}
+
+/** Permanently revoke (status `revoked`), or also hide from lists (`deleted`). Effective everywhere within one poll. */
+export async function revokeKey(db: Db, feed: ChangeFeed, id: number, opts: { delete?: boolean; ownerId?: number } = {}) {
+  const now = Date.now();
+  const result = await inTransaction(db, async (trx) => {
+    const before = await getKey(trx, id);
+    if (opts.ownerId !== undefined && before.user_id !== opts.ownerId) throw new AppError('not_found', `no key with id ${id}`, { path: 'id' });
+    await trx
+      .updateTable('api_keys')
+      .set({ status: 'revoked', updated_at: now, ...(opts.delete ? { deleted_at: now } : {}) })
+      .where('id', '=', id)
+      .execute();
+    await feed.record(trx, 'key', id);
+    return { before, after: { ...before, status: 'revoked', deleted_at: opts.delete ? now : before.deleted_at } };
+  });
+  await feed.publish();
+  return result;
+}
+
+export interface KeyListQuery {
+  userId?: number | undefined;
+  status?: string | undefined;
+  q?: string | undefined;
+  page: number;
+  pageSize: number;
+}
+
+export async function listKeys(ex: Executor, q: KeyListQuery) {
+  let base = ex.selectFrom('api_keys').innerJoin('users', 'users.id', 'api_keys.user_id').where('api_keys.deleted_at', 'is', null);
+  if (q.userId !== undefined) base = base.where('api_keys.user_id', '=', q.userId);
+  if (q.status) base = base.where('api_keys.status', '=', q.status);
+  if (q.q) {
+    const like = `%${q.q.trim()}%`;
+    base = base.where((eb) =>
+      eb.or([
+        eb('api_keys.name', 'like', like),
+        eb('api_keys.key_prefix', 'like', like),
+        // Within one owner's keys the email matches all or none: it would only blur the search.
+        ...(q.userId === undefined ? [eb('users.email', 'like', like.toLowerCase())] : []),
+      ]),
+    );
+  }
+  const total = Number((await base.select((eb) => eb.fn.countAll().as('n')).executeTakeFirst())?.n ?? 0);
+  const rows = await base
+    .selectAll('api_keys')
+    .select('users.email as owner_email')
+    .orderBy('api_keys.id', 'desc')
+    .limit(q.pageSize)
+    .offset((q.page - 1) * q.pageSize)
+    .execute();
+  const now = Date.now();
+  return { items: rows.map((r) => ({ ...keyView(r, now), owner_email: r.owner_email })), total, page: q.page, page_size: q.pageSize };
+}
+
+async function assertGroup(ex: Executor, name: string) {
+  const g = await ex.selectFrom('groups').select('name').where('name', '=', name).executeTakeFirst();
+  if (!g) throw new AppError('validation_failed', `group "${name}" does not exist`, { path: 'group' });
+}

@@ -1,0 +1,255 @@
+import { hashPassword } from 'better-auth/crypto';
+import { sql } from 'kysely';
+import { z } from 'zod';
+import { affected, inTransaction, insertReturningId, isUniqueViolation, toMs, type Db, type Executor } from '../db/index.js';
+import type { User, Wallet } from '../db/schema.js';
+import { AppError } from '../errors.js';
+import { parseOr } from '../lib/validate.js';
+import { createWallet, walletView, type WalletView } from '../billing/wallets.js';
+import type { ChangeFeed } from '../live/changes.js';
+
+export const ROLES = ['user', 'admin', 'super_admin'] as const;
+export type Role = (typeof ROLES)[number];
+export const USER_STATUSES = ['active', 'disabled'] as const;
+
+export const EmailSchema = z.string().trim().toLowerCase().pipe(z.email({ message: 'not a valid email address' })).pipe(z.string().max(254));
+export const PasswordSchema = z.string().min(8, 'password must be at least 8 characters').max(128, 'password must be at most 128 characters');
+export const GroupNameSchema = z.string().trim().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'group names use letters, digits, _ . - (1–64 characters)');
+
+export interface NewUserInput {
+  email: string;
+  password?: string | undefined;
+  name?: string | undefined;
+  role?: Role | undefined;
+  group?: string | undefined;
+  remark?: string | undefined;
+  emailVerified?: boolean;
+}
+
+export interface UserView extends WalletView {
+  id: number;
+  email: string;
+  name: string;
+  role: string;
+  status: string;
+  group: string;
+  remark: string | null;
+  created_at: string;
+  last_login_at: string | null;
+  has_password?: boolean;
+}
+
+export function userView(u: User, w: Wallet): UserView {
+  return {
+    id: u.id,
+    email: u.email,
+    name: u.name,
+    role: u.role,
+    status: u.status,
+    group: u.group_name,
+    remark: u.remark,
+    created_at: new Date(toMs(u.created_at) ?? 0).toISOString(),
+    last_login_at: u.last_login_at ? new Date(u.last_login_at).toISOString() : null,
+    ...walletView(w),
+  };
+}
+
+/** Create a user with a wallet (and a password login when a password is given), atomically. */
+export async function createUser(db: Db, input: NewUserInput): Promise<{ user: User; wallet: Wallet }> {
+  const email = parseOr(EmailSchema, input.email, 'email');
+  const password = input.password === undefined ? undefined : parseOr(PasswordSchema, input.password, 'password');
+  const group = input.group === undefined ? 'default' : parseOr(GroupNameSchema, input.group, 'group');
+  const hash = password ? await hashPassword(password) : null;
+  const now = new Date();
+  try {
+    return await inTransaction(db, async (trx) => {
+      if (group !== 'default') await assertGroupExists(trx, group);
+      const userId = await insertReturningId(db, trx, 'users', {
+        name: input.name?.trim() || email.split('@')[0],
+        email,
+        email_verified: db.dialect === 'sqlite' ? (input.emailVerified ? 1 : 0) : Boolean(input.emailVerified),
+        image: null,
+        created_at: db.dialect === 'sqlite' ? now.toISOString() : now,
+        updated_at: db.dialect === 'sqlite' ? now.toISOString() : now,
+        role: input.role ?? 'user',
+        status: 'active',
+        group_name: group,
+        remark: input.remark ?? null,
+      });
+      if (hash) {
+        await trx
+          .insertInto('auth_accounts')
+          .values({
+            account_id: String(userId),
+            provider_id: 'credential',
+            user_id: userId,
+            password: hash,
+            access_token: null,
+            refresh_token: null,
+            id_token: null,
+            access_token_expires_at: null,
+            refresh_token_expires_at: null,
+            scope: null,
+            created_at: db.dialect === 'sqlite' ? now.toISOString() : now,
+            updated_at: db.dialect === 'sqlite' ? now.toISOString() : now,
+          })
+          .execute();
+      }
+      await createWallet(db, trx, userId, now.getTime());
+      const user = await trx.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirstOrThrow();
+      const wallet = await trx.selectFrom('wallets').selectAll().where('user_id', '=', userId).executeTakeFirstOrThrow();
+      return { user, wallet };
+    });
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new AppError('already_exists', `a user with email ${email} already exists`, { path: 'email' });
+    throw err;
+  }
+}
+
+/** Set (or replace) a user's password login. */
+export async function setPassword(db: Db, userId: number, password: string): Promise<void> {
+  const pw = parseOr(PasswordSchema, password, 'password');
+  const hash = await hashPassword(pw);
+  const now = new Date();
+  const ts = db.dialect === 'sqlite' ? now.toISOString() : now;
+  await inTransaction(db, async (trx) => {
+    const r = await trx
+      .updateTable('auth_accounts')
+      .set({ password: hash, updated_at: ts })
+      .where('user_id', '=', userId)
+      .where('provider_id', '=', 'credential')
+      .executeTakeFirst();
+    if (affected(r) === 0) {
+      await trx
+        .insertInto('auth_accounts')
+        .values({
+          account_id: String(userId), provider_id: 'credential', user_id: userId, password: hash,
+          access_token: null, refresh_token: null, id_token: null, access_token_expires_at: null,
+          refresh_token_expires_at: null, scope: null, created_at: ts, updated_at: ts,
+        })
+        .execute();
+    }
+    // A new password ends every existing session.
+    await trx.deleteFrom('auth_sessions').where('user_id', '=', userId).execute();
+  });
+}
+
+export async function findUserByEmail(ex: Executor, email: string): Promise<User | undefined> {
+  return ex.selectFrom('users').selectAll().where('email', '=', email.trim().toLowerCase()).executeTakeFirst();
+}
+
+export async function findUserById(ex: Executor, id: number): Promise<User | undefined> {
+  return ex.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** A user by id, or by email when the reference contains "@". */
+export async function resolveUser(ex: Executor, ref: string | number): Promise<User> {
+  const s = String(ref).trim();
+  const u = s.includes('@') ? await findUserByEmail(ex, s) : /^\d+$/.test(s) ? await findUserById(ex, Number(s)) : undefined;
+  if (!u) throw new AppError('not_found', `no user ${s}`, { path: 'user' });
+  return u;
+}
+
+export async function getUserWithWallet(ex: Executor, userId: number): Promise<{ user: User; wallet: Wallet }> {
+  const user = await findUserById(ex, userId);
+  if (!user) throw new AppError('not_found', `no user with id ${userId}`, { path: 'id' });
+  const wallet = await ex.selectFrom('wallets').selectAll().where('user_id', '=', userId).executeTakeFirstOrThrow();
+  return { user, wallet };
+}
+
+export interface UserPatch {
+  name?: string | undefined;
+  role?: Role | undefined;
+  status?: (typeof USER_STATUSES)[number] | undefined;
+  group?: string | undefined;
+  remark?: string | null | undefined;
+}
+
+export async function updateUser(db: Db, feed: ChangeFeed, userId: number, patch: UserPatch): Promise<{ before: User; after: User }> {
+  return inTransaction(db, async (trx) => {
+    const before = await findUserById(trx, userId);
+    if (!before) throw new AppError('not_found', `no user with id ${userId}`, { path: 'id' });
+    const set: Record<string, unknown> = {};
+    if (patch.name !== undefined) set.name = patch.name.trim();
+    if (patch.role !== undefined) set.role = patch.role;
+    if (patch.status !== undefined) set.status = patch.status;
+    if (patch.remark !== undefined) set.remark = patch.remark;
+    if (patch.group !== undefined) {
+      const g = parseOr(GroupNameSchema, patch.group, 'group');
+      await assertGroupExists(trx, g);
+      set.group_name = g;
+    }
+    if (Object.keys(set).length === 0) return { before, after: before };
+    const now = new Date();
+    set.updated_at = db.dialect === 'sqlite' ? now.toISOString() : now;
+    await trx.updateTable('users').set(set).where('id', '=', userId).execute();
+    if (patch.status === 'disabled') await trx.deleteFrom('auth_sessions').where('user_id', '=', userId).execute();
+    await feed.record(trx, 'user', userId);
+    const after = (await findUserById(trx, userId))!;
+    return { before, after };
+  }).finally(() => feed.publish());
+}
+
+export interface UserListQuery {
+  q?: string | undefined;
+  status?: string | undefined;
+  role?: string | undefined;
+  group?: string | undefined;
+  page: number;
+  pageSize: number;
+  sort?: 'id' | 'created_at' | 'balance' | 'last_login_at' | undefined;
+  order?: 'asc' | 'desc' | undefined;
+}
+
+export async function listUsers(ex: Executor, q: UserListQuery) {
+  let base = ex.selectFrom('users').innerJoin('wallets', 'wallets.user_id', 'users.id');
+  if (q.q) {
+    const like = `%${q.q.trim().toLowerCase()}%`;
+    const asId = /^\d+$/.test(q.q.trim()) ? Number(q.q.trim()) : null;
+    base = base.where((eb) =>
+      eb.or([
+        eb(sql`lower(users.email)`, 'like', like),
+        eb(sql`lower(users.name)`, 'like', like),
+        ...(asId !== null ? [eb('users.id', '=', asId)] : []),
+      ]),
+    );
+  }
+  if (q.status) base = base.where('users.status', '=', q.status);
+  if (q.role) base = base.where('users.role', '=', q.role);
+  if (q.group) base = base.where('users.group_name', '=', q.group);
+  const total = Number((await base.select((eb) => eb.fn.countAll().as('n')).executeTakeFirst())?.n ?? 0);
+  const order = q.order ?? 'desc';
+  const sortExpr =
+    q.sort === 'balance'
+      ? sql`wallets.cash_micros + wallets.gift_micros + wallets.plan_micros`
+      : q.sort === 'created_at'
+        ? sql.ref('users.created_at')
+        : q.sort === 'last_login_at'
+          ? sql.ref('users.last_login_at')
+          : sql.ref('users.id');
+  const rows = await base
+    .selectAll('users')
+    .select([
+      'wallets.id as w_id', 'wallets.currency as w_currency', 'wallets.cash_micros as w_cash', 'wallets.gift_micros as w_gift',
+      'wallets.plan_micros as w_plan', 'wallets.credit_limit_micros as w_climit', 'wallets.credit_used_micros as w_cused',
+      'wallets.pending_micros as w_pending', 'wallets.arrears_micros as w_arrears',
+    ])
+    .orderBy(sortExpr, order)
+    .orderBy('users.id', order)
+    .limit(q.pageSize)
+    .offset((q.page - 1) * q.pageSize)
+    .execute();
+  const items = rows.map((r) =>
+    userView(r, {
+      id: r.w_id, user_id: r.id, org_id: null, currency: r.w_currency, cash_micros: r.w_cash, gift_micros: r.w_gift,
+      plan_micros: r.w_plan, credit_limit_micros: r.w_climit, credit_used_micros: r.w_cused, pending_micros: r.w_pending,
+      arrears_micros: r.w_arrears, created_at: 0, updated_at: 0,
+    }),
+  );
+  return { items, total, page: q.page, page_size: q.pageSize };
+}
+
+async function assertGroupExists(ex: Executor, name: string) {
+  const g = await ex.selectFrom('groups').select('name').where('name', '=', name).executeTakeFirst();
+  if (!g) throw new AppError('validation_failed', `group "${name}" does not exist`, { path: 'group' });
+}

@@ -1,0 +1,148 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import fastifyStatic from '@fastify/static';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { sql } from 'kysely';
+import type { AppContext } from './context.js';
+import { newRequestId } from './lib/ids.js';
+import { apiErrorBody, openaiErrorBody, toAppError } from './http/errors.js';
+import { requireStaff } from './http/session.js';
+import { gatewayRoutes } from './gateway/routes.js';
+import { channelAdminRoutes } from './gateway/admin.routes.js';
+import { accountsAdminRoutes } from './accounts/admin.routes.js';
+import { authRoutes } from './accounts/auth.routes.js';
+import { billingAdminRoutes } from './billing/admin.routes.js';
+import { usageAdminRoutes } from './ops/admin.routes.js';
+import { reportsAdminRoutes } from './ops/reports.routes.js';
+import { consoleRoutes } from './console/routes.js';
+import { AppError } from './errors.js';
+
+export const WEB_DIST = fileURLToPath(new URL('../../web/dist/', import.meta.url));
+const VERSION = '0.1.0';
+
+/**
+ * One HTTP server: the gateway at /v1, the APIs at /api, the web console at /. A process started
+ * with a role mounts only its part (gateway / api / worker) so the gateway can scale apart.
+ */
+export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
+  const { config } = ctx;
+  const app = Fastify({
+    loggerInstance: ctx.log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: () => newRequestId(),
+    requestIdHeader: false,
+    bodyLimit: config.gateway.bodyLimitBytes,
+    trustProxy: config.trustProxy,
+    keepAliveTimeout: 65_000,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  app.setErrorHandler((err, req, reply) => {
+    const e = toAppError(err);
+    if (e.status >= 500 && e.code === 'internal') req.log.error({ err, reqId: req.id, url: req.url }, 'request failed');
+    if (e.headers) reply.headers(e.headers);
+    reply.header('x-request-id', req.id);
+    return reply.code(e.status).send(req.url.startsWith('/v1') ? openaiErrorBody(e) : apiErrorBody(e));
+  });
+
+  const serveGateway = config.role === 'all' || config.role === 'gateway';
+  const serveApi = config.role === 'all' || config.role === 'api';
+
+  app.get('/healthz', { schema: { hide: true } }, async (_req, reply) => {
+    const t0 = performance.now();
+    let db = 'ok';
+    try {
+      await sql`select 1`.execute(ctx.db.kysely);
+    } catch {
+      db = 'down';
+    }
+    let redis = 'off';
+    if (ctx.redis) redis = await ctx.redis.cmd.ping().then(() => 'ok', () => 'down');
+    const ok = db === 'ok' && redis !== 'down';
+    return reply.code(ok ? 200 : 503).send({
+      status: ok ? 'ok' : 'degraded',
+      version: VERSION,
+      role: config.role,
+      database: { dialect: ctx.db.dialect, status: db },
+      redis,
+      inflight: ctx.relay.inflight,
+      check_ms: Math.round((performance.now() - t0) * 100) / 100,
+    });
+  });
+
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    reply.header('content-type', ctx.metrics.registry.contentType);
+    return ctx.metrics.registry.metrics();
+  });
+
+  if (serveApi) {
+    await app.register(fastifySwagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'Tollgate API',
+          version: VERSION,
+          description:
+            'The OpenAI-compatible gateway (/v1, authenticated with an `sk-` key) and the admin API (/api/admin, authenticated with a session cookie from /api/auth/sign-in/email). Money is in integer micro-USD (1 USD = 1 000 000).',
+        },
+        components: {
+          securitySchemes: {
+            apiKey: { type: 'http', scheme: 'bearer', description: 'An sk-… key' },
+            session: { type: 'apiKey', in: 'cookie', name: 'tollgate.session_token' },
+          },
+        },
+      },
+      transform: jsonSchemaTransform,
+    });
+    await app.register(fastifySwaggerUi, { routePrefix: '/api/docs' });
+    app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  }
+
+  if (serveGateway) await app.register((i) => gatewayRoutes(i, ctx), { prefix: '/v1' });
+
+  if (serveApi) {
+    await app.register((i) => authRoutes(i, ctx), { prefix: '/api' });
+    await app.register(
+      async (admin) => {
+        // onRequest: a caller without an operator session learns nothing (not even validation errors).
+        admin.addHook('onRequest', requireStaff(ctx));
+        await admin.register((i) => channelAdminRoutes(i, ctx));
+        await admin.register((i) => billingAdminRoutes(i, ctx));
+        await admin.register((i) => accountsAdminRoutes(i, ctx));
+        await admin.register((i) => usageAdminRoutes(i, ctx));
+        await admin.register((i) => reportsAdminRoutes(i, ctx));
+      },
+      { prefix: '/api/admin' },
+    );
+    await app.register((i) => consoleRoutes(i, ctx), { prefix: '/api/console' });
+    app.addHook('onResponse', async (req, reply) => {
+      if (req.url.startsWith('/api/') && !req.url.startsWith('/api/docs')) {
+        req.log.info({ reqId: req.id, method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'api');
+      }
+    });
+    if (existsSync(WEB_DIST + 'index.html')) {
+      await app.register(fastifyStatic, { root: WEB_DIST, wildcard: false, index: false, maxAge: '1h', immutable: false });
+    }
+  }
+
+  app.setNotFoundHandler((req, reply) => {
+    if (req.url.startsWith('/v1')) {
+      const e = new AppError('not_found', `Invalid URL (${req.method} ${req.url.split('?')[0]})`);
+      return reply.code(404).send(openaiErrorBody(e));
+    }
+    if (req.url.startsWith('/api')) return reply.code(404).send(apiErrorBody(new AppError('not_found', `No such endpoint: ${req.method} ${req.url.split('?')[0]}`)));
+    // Everything else belongs to the single-page app, which routes on the client.
+    if (serveApi && req.method === 'GET' && existsSync(WEB_DIST + 'index.html')) {
+      return reply.header('cache-control', 'no-cache').sendFile('index.html');
+    }
+    return reply.code(404).type('text/plain').send(serveApi ? 'The web console is not built: run `npm run build`.' : 'Not found');
+  });
+
+  return app;
+}

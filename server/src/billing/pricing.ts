@@ -1,0 +1,55 @@
+import { ceilDiv, PPM, toSafeNumber } from '../lib/money.js';
+
+/** A model's list price: micro-USD per 1M tokens, and micro-USD per call. */
+export interface PriceCard {
+  model: string;
+  input: number;
+  output: number;
+  /** null → cached prompt tokens cost the same as other prompt tokens. */
+  cachedInput: number | null;
+  request: number;
+}
+
+export interface TokenUsage {
+  promptTokens: number;
+  completionTokens: number;
+  /** Part of promptTokens that the upstream served from its prompt cache. */
+  cachedTokens: number;
+}
+
+const TOKENS_PER_PRICE_UNIT = 1_000_000n;
+
+/**
+ * What a call costs, in micro-USD, rounded up to the next micro-dollar (so an operator never
+ * sells below list by rounding; the user pays at most 0.000001 USD more per call).
+ *
+ * Everything is integer: tokens × (micro-USD per 1M tokens) is exact in BigInt, the multiplier is
+ * in parts per million, and there is a single division at the end.
+ */
+export function costMicros(price: PriceCard, usage: TokenUsage, multiplierPpm: number): number {
+  const cached = BigInt(Math.min(Math.max(usage.cachedTokens, 0), Math.max(usage.promptTokens, 0)));
+  const uncached = BigInt(Math.max(usage.promptTokens, 0)) - cached;
+  const completion = BigInt(Math.max(usage.completionTokens, 0));
+  const cachedPrice = BigInt(price.cachedInput ?? price.input);
+  // Units: micro-USD × 1M (per-token prices are per 1M tokens).
+  const scaled =
+    uncached * BigInt(price.input) +
+    cached * cachedPrice +
+    completion * BigInt(price.output) +
+    BigInt(price.request) * TOKENS_PER_PRICE_UNIT;
+  return toSafeNumber(ceilDiv(scaled * BigInt(multiplierPpm), TOKENS_PER_PRICE_UNIT * PPM), 'cost');
+}
+
+/** Parts per million from a decimal ratio string ("1.5" → 1 500 000), exact. */
+export function parsePpm(input: string | number, what = 'ratio'): number {
+  const text = String(input).trim();
+  const m = /^(\d+)(?:\.(\d{1,6}))?$/.exec(text);
+  if (!m) throw new RangeError(`${what} must be a non-negative decimal with at most 6 places (got "${input}")`);
+  return Number(m[1]) * 1_000_000 + Number((m[2] ?? '').padEnd(6, '0'));
+}
+
+export function formatPpm(ppm: number): string {
+  const whole = Math.floor(ppm / 1_000_000);
+  const frac = String(ppm % 1_000_000).padStart(6, '0').replace(/0+$/, '');
+  return frac ? `${whole}.${frac}` : String(whole);
+}

@@ -1,0 +1,199 @@
+import { sql } from 'kysely';
+import { affected, inTransaction, insertReturningId, isUniqueViolation, type Db, type Executor, type Tx } from '../db/index.js';
+import type { LedgerEntry, Wallet } from '../db/schema.js';
+import { AppError } from '../errors.js';
+import { formatMicros } from '../lib/money.js';
+import { availableOf, balanceOf, bucketValue, fundsOf } from './draw.js';
+
+/** The money view of a wallet that APIs and the CLI show. */
+export interface WalletView {
+  wallet_id: number;
+  currency: string;
+  balance_micros: number;
+  pending_micros: number;
+  available_micros: number;
+  cash_micros: number;
+  gift_micros: number;
+  plan_micros: number;
+  credit_limit_micros: number;
+  credit_used_micros: number;
+  arrears_micros: number;
+}
+
+export function walletView(w: Wallet): WalletView {
+  return {
+    wallet_id: w.id,
+    currency: w.currency,
+    balance_micros: balanceOf(w),
+    pending_micros: w.pending_micros,
+    available_micros: Math.max(0, availableOf(w)),
+    cash_micros: w.cash_micros,
+    gift_micros: w.gift_micros,
+    plan_micros: w.plan_micros,
+    credit_limit_micros: w.credit_limit_micros,
+    credit_used_micros: w.credit_used_micros,
+    arrears_micros: w.arrears_micros,
+  };
+}
+
+export async function createWallet(db: Db, ex: Executor, userId: number, now = Date.now()): Promise<number> {
+  return insertReturningId(db, ex, 'wallets', { user_id: userId, created_at: now, updated_at: now });
+}
+
+export async function walletOfUser(ex: Executor, userId: number): Promise<Wallet | undefined> {
+  return ex.selectFrom('wallets').selectAll().where('user_id', '=', userId).executeTakeFirst();
+}
+
+export interface CashAdjustment {
+  walletId: number;
+  userId: number;
+  /** Signed micro-USD: positive adds cash, negative deducts (never below zero). */
+  amount: number;
+  type: 'adjustment' | 'topup';
+  reason: string;
+  actorId: number | null;
+  /** Replaying the same key returns the first result instead of moving money twice. */
+  idempotencyKey?: string | undefined;
+  now?: number;
+}
+
+export interface AdjustmentResult {
+  entry: LedgerEntry;
+  wallet: WalletView;
+  replayed: boolean;
+  /** Arrears paid off from the new cash, if any. */
+  arrearsRepaid: number;
+}
+
+/**
+ * Add or deduct cash by hand (operator adjustment) or by a recharge. A deduction never takes cash
+ * below zero and never uncovers another call's hold; a credit first pays off arrears.
+ */
+export async function adjustCash(db: Db, a: CashAdjustment): Promise<AdjustmentResult> {
+  if (!Number.isSafeInteger(a.amount) || a.amount === 0) {
+    throw new AppError('validation_failed', 'amount must be a non-zero number of micro-units', { path: 'amount' });
+  }
+  const idem = a.idempotencyKey ? `adj:${a.idempotencyKey}` : null;
+  if (idem) {
+    const replay = await replayOf(db, idem, a);
+    if (replay) return replay;
+  }
+  const now = a.now ?? Date.now();
+  try {
+    return await inTransaction(db, async (trx) => {
+      if (a.amount > 0) {
+        await trx
+          .updateTable('wallets')
+          .set({ cash_micros: sql`cash_micros + ${a.amount}`, updated_at: now })
+          .where('id', '=', a.walletId)
+          .execute();
+      } else {
+        const x = -a.amount;
+        const r = await trx
+          .updateTable('wallets')
+          .set({ cash_micros: sql`cash_micros - ${x}`, updated_at: now })
+          .where('id', '=', a.walletId)
+          .where('cash_micros', '>=', x)
+          .where(sql<number>`plan_micros + gift_micros + cash_micros + credit_limit_micros - credit_used_micros - pending_micros`, '>=', x)
+          .executeTakeFirst();
+        if (affected(r) !== 1) {
+          const w = await lockWallet(db, trx, a.walletId);
+          const room = Math.max(0, Math.min(w.cash_micros, fundsOf(w) - w.pending_micros));
+          throw new AppError(
+            'insufficient_funds',
+            `cannot deduct ${formatMicros(x)}: only ${formatMicros(room)} of cash can be deducted (cash ${formatMicros(w.cash_micros)}, on hold ${formatMicros(w.pending_micros)})`,
+            { path: 'amount', status: 409 },
+          );
+        }
+      }
+      const w = await lockWallet(db, trx, a.walletId);
+      const entryId = await insertReturningId(db, trx, 'ledger_entries', {
+        wallet_id: a.walletId,
+        user_id: a.userId,
+        bucket: 'cash',
+        type: a.type,
+        amount_micros: a.amount,
+        balance_after_micros: w.cash_micros,
+        idempotency_key: idem,
+        ref_type: a.type === 'topup' ? 'order' : 'admin',
+        ref_id: null,
+        reason: a.reason,
+        actor_id: a.actorId,
+        created_at: now,
+      });
+      let repaid = 0;
+      let final = w;
+      if (a.amount > 0 && w.arrears_micros > 0) {
+        repaid = Math.min(w.arrears_micros, w.cash_micros, Math.max(0, fundsOf(w) - w.pending_micros));
+        if (repaid > 0) final = await repayArrears(db, trx, w, repaid, a, entryId, now);
+      }
+      const entry = await trx.selectFrom('ledger_entries').selectAll().where('id', '=', entryId).executeTakeFirstOrThrow();
+      return { entry, wallet: walletView(final), replayed: false, arrearsRepaid: repaid };
+    });
+  } catch (err) {
+    if (idem && isUniqueViolation(err)) {
+      const replay = await replayOf(db, idem, a);
+      if (replay) return replay;
+    }
+    throw err;
+  }
+}
+
+async function repayArrears(db: Db, trx: Tx, w: Wallet, amount: number, a: CashAdjustment, entryId: number, now: number) {
+  await trx
+    .updateTable('wallets')
+    .set({ cash_micros: sql`cash_micros - ${amount}`, arrears_micros: sql`arrears_micros - ${amount}`, updated_at: now })
+    .where('id', '=', w.id)
+    .execute();
+  const after = { ...w, cash_micros: w.cash_micros - amount, arrears_micros: w.arrears_micros - amount };
+  await trx
+    .insertInto('ledger_entries')
+    .values(
+      (['cash', 'arrears'] as const).map((bucket) => ({
+        wallet_id: w.id,
+        user_id: a.userId,
+        bucket,
+        type: 'arrears_repayment',
+        amount_micros: -amount,
+        balance_after_micros: bucketValue(after, bucket),
+        idempotency_key: `repay:${entryId}:${bucket}`,
+        ref_type: 'ledger',
+        ref_id: String(entryId),
+        reason: 'arrears paid from new cash',
+        actor_id: a.actorId,
+        created_at: now,
+      })),
+    )
+    .execute();
+  return lockWallet(db, trx, w.id);
+}
+
+async function replayOf(db: Db, idem: string, a: CashAdjustment): Promise<AdjustmentResult | null> {
+  const entry = await db.kysely.selectFrom('ledger_entries').selectAll().where('idempotency_key', '=', idem).executeTakeFirst();
+  if (!entry) return null;
+  if (entry.amount_micros !== a.amount || entry.wallet_id !== a.walletId) {
+    throw new AppError('idempotency_conflict', 'this idempotency key was already used for a different adjustment', {
+      path: 'idempotency_key',
+    });
+  }
+  const w = await db.kysely.selectFrom('wallets').selectAll().where('id', '=', a.walletId).executeTakeFirstOrThrow();
+  return { entry, wallet: walletView(w), replayed: true, arrearsRepaid: 0 };
+}
+
+/** Read a wallet inside a transaction, row-locked where the database has row locks. */
+export async function lockWallet(db: Db, trx: Tx, walletId: number): Promise<Wallet> {
+  let q = trx.selectFrom('wallets').selectAll().where('id', '=', walletId);
+  if (db.dialect !== 'sqlite') q = q.forUpdate();
+  return q.executeTakeFirstOrThrow();
+}
+
+/** Sum of ledger entries per bucket — what the balances must always equal. */
+export async function ledgerSums(ex: Executor, walletId: number): Promise<Record<string, number>> {
+  const rows = await ex
+    .selectFrom('ledger_entries')
+    .select(['bucket', sql<number>`coalesce(sum(amount_micros), 0)`.as('total')])
+    .where('wallet_id', '=', walletId)
+    .groupBy('bucket')
+    .execute();
+  return Object.fromEntries(rows.map((r) => [r.bucket, Number(r.total)]));
+}

@@ -1,0 +1,351 @@
+import { Command, CommanderError, Option } from 'commander';
+import { pino } from 'pino';
+import { loadConfig, ConfigError, CONFIG_ENV_VARS } from '../config/index.js';
+import { createContext, type AppContext } from '../context.js';
+import { AppError } from '../errors.js';
+import { formatMicros, parseMicros } from '../lib/money.js';
+import { CLI_ACTOR, audit } from '../ops/audit.js';
+import { createUser, getUserWithWallet, resolveUser, ROLES, userView } from '../accounts/users.js';
+import { createKey, keyView, listKeys, resolveKey, revokeKey } from '../accounts/keys.js';
+import { adjustCash } from '../billing/wallets.js';
+import { listPrices, setPrice } from '../billing/prices.js';
+import { startServer } from '../main.js';
+
+/**
+ * `tollgate` — the server and the first-set-up / automation commands. Every command works on the
+ * configured database directly (DATABASE_URL …); running servers pick changes up within a second.
+ * With --json a command prints exactly one JSON object on stdout.
+ */
+
+type Out = { json: boolean };
+
+function emit(opts: Out, human: string, obj: unknown) {
+  process.stdout.write(opts.json ? JSON.stringify(obj) + '\n' : human + '\n');
+}
+
+async function withContext<T>(fn: (ctx: AppContext) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  // Logs go to stderr so stdout carries only the command's answer.
+  const log = pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
+  const ctx = await createContext(config, { log, live: false });
+  try {
+    return await fn(ctx);
+  } finally {
+    await ctx.close();
+  }
+}
+
+const usd = (micros: number) => `$${formatMicros(micros)}`;
+const list = (s: string | undefined) => (s === undefined ? undefined : s.split(',').map((x) => x.trim()).filter(Boolean));
+function intOpt(v: string, name: string): number {
+  if (!/^-?\d+$/.test(v)) throw new AppError('validation_failed', `${name} must be a whole number (got "${v}")`, { path: name });
+  return Number(v);
+}
+function usdOpt(v: string, name: string): number {
+  try {
+    return parseMicros(v, name);
+  } catch (e) {
+    throw new AppError('validation_failed', (e as Error).message, { path: name });
+  }
+}
+
+const program = new Command()
+  .name('tollgate')
+  .description('Tollgate: an OpenAI-compatible AI API relay that bills every call to the micro-dollar.')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .addHelpText('after', `\nConfiguration comes from the environment: ${CONFIG_ENV_VARS.slice(0, 9).join(', ')}, … (see README).`);
+
+program
+  .command('start')
+  .description('Run the server (gateway /v1, API /api, web console /)')
+  .option('--port <n>', 'port to listen on (default: PORT or 3000)')
+  .option('--host <host>', 'address to bind (default: HOST or 0.0.0.0)')
+  .action(async (o: { port?: string; host?: string }) => {
+    const config = loadConfig(process.env, { port: o.port, host: o.host });
+    const server = await startServer(config);
+    process.stdout.write(`Tollgate is running at ${server.url}  (admin: ${server.url}/admin, portal: ${server.url}/console, API docs: ${server.url}/api/docs)\n`);
+    let signals = 0;
+    const stop = (sig: string) => {
+      signals++;
+      if (signals > 1) {
+        server.ctx.log.warn({ sig }, 'second signal: exiting now');
+        process.exit(1);
+      }
+      server.close().then(
+        () => process.exit(0),
+        (err) => {
+          server.ctx.log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+
+program
+  .command('migrate')
+  .description('Bring the database schema up to date (start does this too)')
+  .option('--json', 'print JSON')
+  .action(async (o: Out) => {
+    await withContext(async (ctx) => emit(o, `database is up to date (${ctx.db.dialect})`, { ok: true, dialect: ctx.db.dialect }));
+  });
+
+// ---- channels ----
+const channel = program.command('channel').description('Upstream channels');
+channel
+  .command('add')
+  .description('Add an OpenAI-compatible upstream channel')
+  .requiredOption('--name <name>', 'a name for people')
+  .requiredOption('--base-url <url>', 'e.g. https://api.openai.com/v1')
+  .requiredOption('--key <key>', 'the upstream API key (stored encrypted)')
+  .requiredOption('--models <list>', 'comma-separated model names or * patterns')
+  .option('--priority <n>', 'larger is tried first', '0')
+  .option('--weight <n>', 'share of traffic within its priority', '1')
+  .option('--group <list>', 'comma-separated groups it serves', 'default')
+  .option('--mapping <pairs>', 'public=upstream model renames, comma-separated')
+  .option('--test-model <model>', 'model for health checks')
+  .option('--cost-ratio <ratio>', 'what we pay upstream as a fraction of list price', '1')
+  .option('--json', 'print JSON')
+  .action(async (o: { name: string; baseUrl: string; key: string; models: string; priority: string; weight: string; group: string; mapping?: string; testModel?: string; costRatio: string; json: boolean }) => {
+    await withContext(async (ctx) => {
+      const mapping = o.mapping
+        ? Object.fromEntries(
+            list(o.mapping)!.map((p) => {
+              const [a, b] = p.split('=');
+              if (!a || !b) throw new AppError('validation_failed', `--mapping entries look like public=upstream (got "${p}")`, { path: 'mapping' });
+              return [a.trim(), b.trim()];
+            }),
+          )
+        : undefined;
+      const view = await ctx.health.create(
+        {
+          name: o.name,
+          base_url: o.baseUrl,
+          key: o.key,
+          models: list(o.models)!,
+          priority: intOpt(o.priority, 'priority'),
+          weight: intOpt(o.weight, 'weight'),
+          groups: list(o.group)!,
+          model_mapping: mapping ?? null,
+          test_model: o.testModel ?? null,
+          cost_ratio: o.costRatio,
+        },
+        CLI_ACTOR,
+      );
+      emit(o, `channel #${view.id} "${view.name}" added: ${view.models.join(', ')} via ${view.base_url}`, view);
+    });
+  });
+channel
+  .command('list')
+  .description('List channels')
+  .option('--json', 'print JSON')
+  .action(async (o: Out) => {
+    await withContext(async (ctx) => {
+      const items = await ctx.health.list();
+      const lines = items.map((c) => `#${c.id}\t${c.status}\tp${c.priority} w${c.weight}\t${c.name}\t${c.models.join(',')}\t${c.base_url}`);
+      emit(o, lines.join('\n') || '(no channels)', { items });
+    });
+  });
+channel
+  .command('test <id>')
+  .description('Run the health check of a channel now')
+  .option('--json', 'print JSON')
+  .action(async (id: string, o: Out) => {
+    await withContext(async (ctx) => {
+      const r = await ctx.health.test(intOpt(id, 'id'));
+      emit(o, r.ok ? `ok: ${r.model} answered in ${r.ms} ms` : `failed after ${r.ms} ms: ${r.error}`, r);
+      if (!r.ok) process.exitCode = 1;
+    });
+  });
+
+// ---- prices ----
+const price = program.command('price').description('Model prices');
+price
+  .command('set')
+  .description('Set a model price in USD per 1M tokens (live for running servers)')
+  .requiredOption('--model <model>', 'the public model name')
+  .requiredOption('--input <usd>', 'USD per 1M prompt tokens')
+  .requiredOption('--output <usd>', 'USD per 1M completion tokens')
+  .option('--cached <usd>', 'USD per 1M cached prompt tokens (default: same as input)')
+  .option('--per-request <usd>', 'USD per call, on top of tokens')
+  .option('--json', 'print JSON')
+  .action(async (o: { model: string; input: string; output: string; cached?: string; perRequest?: string; json: boolean }) => {
+    await withContext(async (ctx) => {
+      const view = await setPrice(
+        ctx.db,
+        ctx.feed,
+        o.model,
+        { input: o.input, output: o.output, ...(o.cached !== undefined ? { cached_input: o.cached } : {}), ...(o.perRequest !== undefined ? { per_request: o.perRequest } : {}) },
+        CLI_ACTOR,
+      );
+      emit(o, `${view.model}: $${view.input_usd_per_1m} in / $${view.output_usd_per_1m} out per 1M tokens${view.request_micros ? `, $${view.per_request_usd} per call` : ''}`, view);
+    });
+  });
+price
+  .command('list')
+  .description('List model prices')
+  .option('--json', 'print JSON')
+  .action(async (o: Out) => {
+    await withContext(async (ctx) => {
+      const items = await listPrices(ctx.db);
+      emit(o, items.map((p) => `${p.model}\t$${p.input_usd_per_1m} in\t$${p.output_usd_per_1m} out\t(per 1M)`).join('\n') || '(no prices)', { items });
+    });
+  });
+
+// ---- users and balances ----
+const user = program.command('user').description('Users');
+user
+  .command('add')
+  .description('Create a user (with an empty wallet)')
+  .requiredOption('--email <email>', 'sign-in email')
+  .option('--password <password>', 'lets the user sign in to the portal (8+ characters)')
+  .option('--name <name>', 'display name')
+  .addOption(new Option('--role <role>', 'role').choices([...ROLES]).default('user'))
+  .option('--group <group>', 'pricing/routing group', 'default')
+  .option('--json', 'print JSON')
+  .action(async (o: { email: string; password?: string; name?: string; role: (typeof ROLES)[number]; group: string; json: boolean }) => {
+    await withContext(async (ctx) => {
+      const { user: u, wallet } = await createUser(ctx.db, { email: o.email, password: o.password, name: o.name, role: o.role, group: o.group });
+      await audit(ctx.db.kysely, CLI_ACTOR, 'user.create', { type: 'user', id: u.id }, null, { email: u.email, role: u.role });
+      emit(o, `user #${u.id} ${u.email} created (${u.role})`, userView(u, wallet));
+    });
+  });
+user
+  .command('show <user>')
+  .description('Show a user (by email or id) with balance_micros and pending_micros')
+  .option('--json', 'print JSON')
+  .action(async (ref: string, o: Out) => {
+    await withContext(async (ctx) => {
+      const u = await resolveUser(ctx.db.kysely, ref);
+      const { user: fu, wallet } = await getUserWithWallet(ctx.db.kysely, u.id);
+      const v = userView(fu, wallet);
+      emit(
+        o,
+        [
+          `user #${v.id} ${v.email} (${v.name}), ${v.role}, ${v.status}, group ${v.group}`,
+          `balance ${usd(v.balance_micros)} (cash ${usd(v.cash_micros)}, gift ${usd(v.gift_micros)}), on hold ${usd(v.pending_micros)}, available ${usd(v.available_micros)}${v.arrears_micros ? `, ARREARS ${usd(v.arrears_micros)}` : ''}`,
+        ].join('\n'),
+        v,
+      );
+    });
+  });
+
+const balance = program.command('balance').description('Balances');
+balance
+  .command('add')
+  .description('Add cash to a user (negative amounts deduct, never below zero)')
+  .requiredOption('--user <user>', 'email or id')
+  .requiredOption('--amount <usd>', 'USD, e.g. 25 or -3.50')
+  .requiredOption('--reason <text>', 'why (kept in the ledger and the audit log)')
+  .option('--idempotency-key <key>', 'repeat-safe: the same key never moves money twice')
+  .option('--json', 'print JSON')
+  .action(async (o: { user: string; amount: string; reason: string; idempotencyKey?: string; json: boolean }) => {
+    await withContext(async (ctx) => {
+      const amount = usdOpt(o.amount, 'amount');
+      if (amount === 0) throw new AppError('validation_failed', 'amount must not be zero', { path: 'amount' });
+      if (o.reason.trim().length < 2) throw new AppError('validation_failed', 'give a reason', { path: 'reason' });
+      const u = await resolveUser(ctx.db.kysely, o.user);
+      const { wallet } = await getUserWithWallet(ctx.db.kysely, u.id);
+      const res = await adjustCash(ctx.db, { walletId: wallet.id, userId: u.id, amount, type: 'adjustment', reason: o.reason.trim(), actorId: null, idempotencyKey: o.idempotencyKey });
+      if (!res.replayed) {
+        await audit(ctx.db.kysely, CLI_ACTOR, 'balance.adjust', { type: 'user', id: u.id }, { cash_micros: wallet.cash_micros }, { cash_micros: res.wallet.cash_micros, reason: o.reason });
+      }
+      const fresh = await getUserWithWallet(ctx.db.kysely, u.id);
+      const v = userView(fresh.user, fresh.wallet);
+      emit(o, `${u.email}: ${amount > 0 ? 'added' : 'deducted'} ${usd(Math.abs(amount))}; balance now ${usd(v.balance_micros)}${res.replayed ? ' (already applied earlier)' : ''}`, {
+        ...v,
+        entry_id: res.entry.id,
+        amount_micros: amount,
+        replayed: res.replayed,
+        arrears_repaid_micros: res.arrearsRepaid,
+      });
+    });
+  });
+
+// ---- keys ----
+const key = program.command('key').description('API keys');
+key
+  .command('create')
+  .description('Create an sk- key for a user; prints the key (shown only this once)')
+  .requiredOption('--user <user>', 'email or id')
+  .option('--name <name>', 'a label', 'default')
+  .option('--models <list>', 'allowed models (comma-separated, * patterns); default all')
+  .option('--ips <list>', 'allowed IPs/CIDRs (comma-separated); default any')
+  .option('--expires <iso>', 'expiry time, ISO 8601')
+  .option('--quota <usd>', "the key's own spending cap in USD")
+  .option('--group <group>', 'group (default: the user\'s)')
+  .option('--rpm <n>', 'requests per minute limit')
+  .option('--json', 'print JSON')
+  .action(async (o: { user: string; name: string; models?: string; ips?: string; expires?: string; quota?: string; group?: string; rpm?: string; json: boolean }) => {
+    await withContext(async (ctx) => {
+      const u = await resolveUser(ctx.db.kysely, o.user);
+      let expiresAt: number | undefined;
+      if (o.expires !== undefined) {
+        expiresAt = Date.parse(o.expires);
+        if (!Number.isFinite(expiresAt)) throw new AppError('validation_failed', `--expires is not a time: "${o.expires}" (use ISO 8601, e.g. 2027-01-31T00:00:00Z)`, { path: 'expires' });
+      }
+      const { key: plain, view } = await createKey(ctx.db, ctx.feed, u.id, {
+        name: o.name,
+        models: list(o.models),
+        ips: list(o.ips),
+        expiresAt,
+        quotaMicros: o.quota === undefined ? undefined : usdOpt(o.quota, 'quota'),
+        group: o.group,
+        rpmLimit: o.rpm === undefined ? undefined : intOpt(o.rpm, 'rpm'),
+      });
+      await audit(ctx.db.kysely, CLI_ACTOR, 'key.create', { type: 'key', id: view.id }, null, view);
+      emit(o, plain, { ...view, key: plain });
+    });
+  });
+key
+  .command('revoke <keyOrId>')
+  .description('Revoke a key (by id or the full sk- key); refused by every server within seconds')
+  .option('--json', 'print JSON')
+  .action(async (ref: string, o: Out) => {
+    await withContext(async (ctx) => {
+      const k = await resolveKey(ctx.db.kysely, ref);
+      await revokeKey(ctx.db, ctx.feed, k.id);
+      await audit(ctx.db.kysely, CLI_ACTOR, 'key.revoke', { type: 'key', id: k.id }, keyView(k), { status: 'revoked' });
+      const after = await ctx.db.kysely.selectFrom('api_keys').selectAll().where('id', '=', k.id).executeTakeFirstOrThrow();
+      emit(o, `key #${k.id} (${k.key_prefix}…${k.key_last4}) revoked`, keyView(after));
+    });
+  });
+key
+  .command('list')
+  .description('List keys (never the keys themselves)')
+  .option('--user <user>', 'only this user\'s keys (email or id)')
+  .option('--json', 'print JSON')
+  .action(async (o: { user?: string; json: boolean }) => {
+    await withContext(async (ctx) => {
+      const userId = o.user ? (await resolveUser(ctx.db.kysely, o.user)).id : undefined;
+      const page = await listKeys(ctx.db.kysely, { userId, page: 1, pageSize: 500 });
+      emit(o, page.items.map((k) => `#${k.id}\t${k.display}\t${k.state}\t${k.owner_email}\t${k.name}`).join('\n') || '(no keys)', page);
+    });
+  });
+
+function fail(err: unknown, json: boolean): never {
+  const e =
+    err instanceof AppError
+      ? err
+      : err instanceof ConfigError
+        ? new AppError('validation_failed', err.message)
+        : new AppError('internal', (err as Error)?.message ?? String(err));
+  if (json) process.stdout.write(JSON.stringify({ error: { code: e.code, message: e.message, path: e.path ?? null } }) + '\n');
+  process.stderr.write(`tollgate: ${e.message}\n`);
+  process.exit(e.code === 'internal' ? 1 : e.status >= 500 ? 1 : 1);
+}
+
+const wantsJson = process.argv.includes('--json');
+program.exitOverride();
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(0);
+    if (wantsJson) process.stdout.write(JSON.stringify({ error: { code: 'usage', message: err.message, path: null } }) + '\n');
+    process.exit(2);
+  }
+  fail(err, wantsJson);
+}

@@ -1,0 +1,188 @@
+import { existsSync, readFileSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname, join, resolve } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Configuration comes from environment variables, optionally overlaid on a JSON file named by
+ * `TOLLGATE_CONFIG` (or `./tollgate.config.json` when present). Environment wins over the file.
+ * Everything is validated once at start; a bad value stops the process with a message naming it.
+ */
+
+const intFromEnv = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+
+const ConfigSchema = z.object({
+  port: intFromEnv(0, 65535).default(3000),
+  host: z.string().min(1).default('0.0.0.0'),
+  role: z.enum(['all', 'gateway', 'api', 'worker']).default('all'),
+  databaseUrl: z.string().min(1).default('sqlite:./data/tollgate.db'),
+  dbPoolSize: intFromEnv(1, 500).default(20),
+  dataDir: z.string().min(1).default('./data'),
+  redisUrl: z.string().optional(),
+  secret: z.string().optional(),
+  adminEmail: z.string().email().optional(),
+  adminPassword: z.string().min(8, 'TOLLGATE_ADMIN_PASSWORD must be at least 8 characters').optional(),
+  publicUrl: z.string().url().optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  trustProxy: z.union([z.boolean(), z.string()]).default(false),
+  gateway: z
+    .object({
+      /** How many further channels to try after the first fails with 429/5xx/network error. */
+      retries: intFromEnv(0, 10).default(2),
+      connectTimeoutMs: intFromEnv(100).default(10_000),
+      /** Time to the first response byte from the upstream. Long prompts on slow models need minutes. */
+      headersTimeoutMs: intFromEnv(100).default(300_000),
+      /** Longest silence between two body chunks (streams) before the upstream is declared dead. */
+      bodyTimeoutMs: intFromEnv(100).default(300_000),
+      /** A hold not settled within this time is voided by the sweeper (crash safety). */
+      holdTtlMs: intFromEnv(1_000).default(30 * 60_000),
+      /** Output tokens reserved when the caller gives no max_tokens. */
+      defaultMaxOutputTokens: intFromEnv(1).default(4096),
+      /** How long a channel that failed with 429/5xx/network error is skipped. */
+      cooldownMs: intFromEnv(0).default(30_000),
+      bodyLimitBytes: intFromEnv(1024).default(32 * 1024 * 1024),
+      /** Requests per minute per key when the key sets none; 0 = unlimited. */
+      defaultKeyRpm: intFromEnv(0).default(0),
+    })
+    .prefault({}),
+  live: z
+    .object({
+      /** How often each process polls the change log (keys, channels, prices). Keeps revocation under 5 s. */
+      pollMs: intFromEnv(100, 5_000).default(1_000),
+    })
+    .prefault({}),
+  jobs: z
+    .object({
+      sweepIntervalMs: intFromEnv(100).default(10_000),
+      /** Minutes between scheduled channel health checks; 0 turns the schedule off. */
+      channelTestIntervalMin: intFromEnv(0).default(0),
+    })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof ConfigSchema> & { secret: string; secretSource: 'env' | 'file' | 'generated' };
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const ENV_MAP: Record<string, string> = {
+  PORT: 'port',
+  HOST: 'host',
+  TOLLGATE_ROLE: 'role',
+  DATABASE_URL: 'databaseUrl',
+  DB_POOL_SIZE: 'dbPoolSize',
+  TOLLGATE_DATA_DIR: 'dataDir',
+  REDIS_URL: 'redisUrl',
+  TOLLGATE_SECRET: 'secret',
+  TOLLGATE_ADMIN_EMAIL: 'adminEmail',
+  TOLLGATE_ADMIN_PASSWORD: 'adminPassword',
+  PUBLIC_URL: 'publicUrl',
+  LOG_LEVEL: 'logLevel',
+  TRUST_PROXY: 'trustProxy',
+  GATEWAY_RETRIES: 'gateway.retries',
+  UPSTREAM_CONNECT_TIMEOUT_MS: 'gateway.connectTimeoutMs',
+  UPSTREAM_HEADERS_TIMEOUT_MS: 'gateway.headersTimeoutMs',
+  UPSTREAM_BODY_TIMEOUT_MS: 'gateway.bodyTimeoutMs',
+  HOLD_TTL_MS: 'gateway.holdTtlMs',
+  DEFAULT_MAX_OUTPUT_TOKENS: 'gateway.defaultMaxOutputTokens',
+  CHANNEL_COOLDOWN_MS: 'gateway.cooldownMs',
+  BODY_LIMIT_BYTES: 'gateway.bodyLimitBytes',
+  DEFAULT_KEY_RPM: 'gateway.defaultKeyRpm',
+  LIVE_POLL_MS: 'live.pollMs',
+  SWEEP_INTERVAL_MS: 'jobs.sweepIntervalMs',
+  CHANNEL_TEST_INTERVAL_MIN: 'jobs.channelTestIntervalMin',
+};
+
+/** Names of the environment variables we read, for the README and `--help`. */
+export const CONFIG_ENV_VARS = Object.keys(ENV_MAP);
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown) {
+  const parts = path.split('.');
+  let node = target;
+  for (const p of parts.slice(0, -1)) {
+    node[p] = (node[p] as Record<string, unknown>) ?? {};
+    node = node[p] as Record<string, unknown>;
+  }
+  node[parts.at(-1)!] = value;
+}
+
+function envPathFor(path: string): string {
+  return Object.entries(ENV_MAP).find(([, p]) => p === path)?.[0] ?? path;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Record<string, unknown> = {}): Config {
+  let raw: Record<string, unknown> = {};
+  const file = env.TOLLGATE_CONFIG ?? (existsSync('tollgate.config.json') ? 'tollgate.config.json' : undefined);
+  if (file) {
+    try {
+      raw = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+    }
+  }
+  for (const [name, path] of Object.entries(ENV_MAP)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') setPath(raw, path, v);
+  }
+  if (typeof raw.trustProxy === 'string') {
+    raw.trustProxy = raw.trustProxy === 'true' ? true : raw.trustProxy === 'false' ? false : raw.trustProxy;
+  }
+  for (const [path, v] of Object.entries(overrides)) if (v !== undefined) setPath(raw, path, v);
+
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => {
+      const path = i.path.join('.');
+      return `  ${envPathFor(path)} (${path}): ${i.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const cfg = parsed.data;
+  const kind = databaseKind(cfg.databaseUrl);
+  if (!kind) {
+    throw new ConfigError(
+      `DATABASE_URL must start with sqlite:, postgres://, postgresql://, mysql:// or mariadb:// (got "${cfg.databaseUrl}")`,
+    );
+  }
+  if (cfg.redisUrl && !/^rediss?:\/\//.test(cfg.redisUrl)) {
+    throw new ConfigError(`REDIS_URL must start with redis:// or rediss:// (got "${cfg.redisUrl}")`);
+  }
+  const { secret, source } = resolveSecret(cfg.secret, kind, cfg.dataDir);
+  return Object.freeze({ ...cfg, secret, secretSource: source });
+}
+
+export function databaseKind(url: string): 'sqlite' | 'postgres' | 'mysql' | null {
+  if (url.startsWith('sqlite:')) return 'sqlite';
+  if (/^postgres(ql)?:\/\//.test(url)) return 'postgres';
+  if (/^(mysql|mariadb):\/\//.test(url)) return 'mysql';
+  return null;
+}
+
+/**
+ * The secret encrypts channel keys and signs sessions. The embedded default keeps one in the data
+ * folder so `npm start` works with nothing configured; a shared database needs the same secret in
+ * every process, so there it must be given explicitly.
+ */
+function resolveSecret(given: string | undefined, kind: string, dataDir: string) {
+  if (given) {
+    if (given.length < 32) throw new ConfigError('TOLLGATE_SECRET must be at least 32 characters');
+    return { secret: given, source: 'env' as const };
+  }
+  if (kind !== 'sqlite') {
+    throw new ConfigError(
+      'TOLLGATE_SECRET is required with PostgreSQL or MySQL (every process sharing the database needs the same one); generate one with: openssl rand -base64 48',
+    );
+  }
+  const file = join(resolve(dataDir), 'secret.key');
+  if (existsSync(file)) {
+    const s = readFileSync(file, 'utf8').trim();
+    if (s.length >= 32) return { secret: s, source: 'file' as const };
+    throw new ConfigError(`${file} holds a secret shorter than 32 characters; delete it or set TOLLGATE_SECRET`);
+  }
+  mkdirSync(dirname(file), { recursive: true });
+  const s = randomBytes(48).toString('base64');
+  writeFileSync(file, s + '\n', { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return { secret: s, source: 'generated' as const };
+}

@@ -1,0 +1,175 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { AppContext } from '../context.js';
+import { keyInputFrom, KeyInputSchema, KeyViewSchema, UserViewSchema } from '../accounts/admin.routes.js';
+import { createKey, keyView, listKeys, revokeKey, updateKey } from '../accounts/keys.js';
+import { IdParam, PageQuery, pageOf } from '../http/pagination.js';
+import { actorOf, requireUser } from '../http/session.js';
+import { audit } from '../ops/audit.js';
+import { TzOffsetParam } from '../ops/buckets.js';
+import { CONSOLE_USAGE_COLUMNS, CSV_DESCRIPTION, exportRowsCounter, sendCsv, usageCsvStream } from '../ops/export.js';
+import { UsageTotalsSchema, UsageViewSchema } from '../ops/admin.routes.js';
+import { consoleUsageView, listUsage, OPERATOR_ONLY_FIELDS, UsageFilter, UsageListQuery, usageTotals } from '../ops/usage.js';
+import { modelOffers } from './models.js';
+import { userOverview } from './overview.js';
+
+const Sums = z.object({ calls: z.number().int(), prompt_tokens: z.number().int(), completion_tokens: z.number().int(), charged_micros: z.number().int() });
+
+export const OverviewSchema = z.object({
+  user: z.object({ id: z.number(), email: z.string(), name: z.string(), role: z.string(), group: z.string() }),
+  wallet: UserViewSchema.pick({
+    wallet_id: true, currency: true, balance_micros: true, pending_micros: true, available_micros: true, cash_micros: true, gift_micros: true,
+    plan_micros: true, credit_limit_micros: true, credit_used_micros: true, arrears_micros: true,
+  }),
+  base_url: z.string().describe('where to send OpenAI-compatible calls, e.g. https://relay.example.com/v1'),
+  today: Sums,
+  month: Sums.describe('this calendar month in the caller\'s timezone'),
+  series: z.array(Sums.extend({ date: z.string().describe('YYYY-MM-DD, local') })).describe('the last 30 days including today, oldest first, zero-filled'),
+});
+
+export const ModelOfferSchema = z.object({
+  model: z.string(),
+  input_usd_per_1m: z.string(),
+  output_usd_per_1m: z.string(),
+  cached_input_usd_per_1m: z.string(),
+  per_request_usd: z.string(),
+  input_usd_per_1k: z.string(),
+  output_usd_per_1k: z.string(),
+  multiplier: z.string().describe("the user's group multiplier, already applied to the prices"),
+});
+
+/** What a user may set on their own keys: everything an operator may, except the group (which sets prices). */
+const OwnKeyInput = KeyInputSchema.omit({ group: true });
+const OwnKeyCreate = OwnKeyInput.extend({ name: z.string().trim().min(1).max(100) }).strict();
+const OwnKeyPatch = OwnKeyInput.extend({ status: z.enum(['active', 'disabled']).optional() }).strict();
+
+export const ConsoleUsageViewSchema = UsageViewSchema.omit(OPERATOR_ONLY_FIELDS);
+export const ConsoleUsageFilter = UsageFilter.omit({ user_id: true, channel_id: true });
+export const ConsoleUsageListQuery = UsageListQuery.omit({ user_id: true, channel_id: true }).extend({
+  sort: UsageListQuery.shape.sort.unwrap().exclude(['cost_micros']).default('created_at'),
+});
+
+/** The signed-in user's id: every query below is scoped to it. */
+const me = (req: FastifyRequest) => req.sessionUser!.id;
+
+/** The public address of the gateway: PUBLIC_URL, or the origin this request came to. */
+function gatewayUrl(ctx: AppContext, req: FastifyRequest): string {
+  const origin = ctx.config.publicUrl ?? `${req.protocol}://${req.host}`;
+  return origin.replace(/\/+$/, '') + '/v1';
+}
+
+/** /api/console: the user portal. Any signed-in user; everything is theirs only. */
+export async function consoleRoutes(app: FastifyInstance, ctx: AppContext) {
+  app.addHook('preHandler', requireUser(ctx));
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const exported = exportRowsCounter(ctx.metrics.registry);
+
+  r.get('/overview', {
+    schema: {
+      tags: ['console'],
+      summary: 'Account, balance, gateway address, and usage today, this month and over the last 30 days',
+      querystring: z.object({ tz_offset_minutes: TzOffsetParam }),
+      response: { 200: OverviewSchema },
+    },
+    handler: async (req) => userOverview(ctx.db, me(req), gatewayUrl(ctx, req), req.query.tz_offset_minutes),
+  });
+
+  const keyTags = ['console: keys'];
+  r.get('/keys', {
+    schema: {
+      tags: keyTags,
+      summary: 'My API keys (never the key itself)',
+      querystring: PageQuery.extend({ q: z.string().max(200).optional().describe('name or prefix'), status: z.enum(['active', 'disabled', 'revoked']).optional() }),
+      response: { 200: pageOf(KeyViewSchema) },
+    },
+    handler: async (req) => {
+      const page = await listKeys(ctx.db.kysely, { userId: me(req), status: req.query.status, q: req.query.q, page: req.query.page, pageSize: req.query.page_size });
+      return { ...page, items: page.items.map(({ owner_email: _o, ...k }) => k) };
+    },
+  });
+
+  r.post('/keys', {
+    schema: {
+      tags: keyTags,
+      summary: 'Create a key; the response is the only time the key is shown',
+      body: OwnKeyCreate,
+      response: { 201: KeyViewSchema.extend({ key: z.string() }) },
+    },
+    handler: async (req, reply) => {
+      const { key, view } = await createKey(ctx.db, ctx.feed, me(req), keyInputFrom(req.body));
+      await audit(ctx.db.kysely, actorOf(req), 'key.create', { type: 'key', id: view.id }, null, view);
+      return reply.code(201).send({ ...view, key });
+    },
+  });
+
+  r.patch('/keys/:id', {
+    schema: { tags: keyTags, summary: 'Edit, disable or enable one of my keys', params: IdParam, body: OwnKeyPatch, response: { 200: KeyViewSchema } },
+    handler: async (req) => {
+      const { before, after } = await updateKey(ctx.db, ctx.feed, req.params.id, { ...keyInputFrom(req.body), status: req.body.status }, me(req));
+      await audit(ctx.db.kysely, actorOf(req), 'key.update', { type: 'key', id: after.id }, keyView(before), keyView(after));
+      return keyView(after);
+    },
+  });
+
+  r.delete('/keys/:id', {
+    schema: { tags: keyTags, summary: 'Delete one of my keys (revoked everywhere within seconds)', params: IdParam, response: { 204: z.null() } },
+    handler: async (req, reply) => {
+      const { before } = await revokeKey(ctx.db, ctx.feed, req.params.id, { delete: true, ownerId: me(req) });
+      await audit(ctx.db.kysely, actorOf(req), 'key.delete', { type: 'key', id: before.id }, keyView(before), null);
+      return reply.code(204).send(null);
+    },
+  });
+
+  const usageTags = ['console: usage'];
+  r.get('/usage', {
+    schema: {
+      tags: usageTags,
+      summary: 'My calls, with filters, sorting and pagination',
+      description: '`total` counts at most 10 000 records; `total_exact` is false when there are more.',
+      querystring: ConsoleUsageListQuery,
+      response: { 200: pageOf(ConsoleUsageViewSchema).extend({ total_exact: z.boolean() }) },
+    },
+    handler: async (req) => {
+      const page = await listUsage(ctx.db.kysely, { ...req.query, user_id: me(req) });
+      return { ...page, items: page.items.map(consoleUsageView) };
+    },
+  });
+
+  r.get('/usage/totals', {
+    schema: { tags: usageTags, summary: 'Totals over my filtered calls', querystring: ConsoleUsageFilter, response: { 200: UsageTotalsSchema.omit({ cost_micros: true }) } },
+    handler: async (req) => {
+      const { cost_micros: _c, ...own } = await usageTotals(ctx.db.kysely, { ...req.query, user_id: me(req) });
+      return own;
+    },
+  });
+
+  r.get('/usage/export.csv', {
+    schema: {
+      tags: usageTags,
+      summary: 'Export my calls as CSV (same filters as GET /usage), streamed',
+      description: CSV_DESCRIPTION,
+      querystring: ConsoleUsageFilter,
+      produces: ['text/csv'],
+      response: { 200: z.string().describe(CSV_DESCRIPTION) },
+    },
+    handler: async (req, reply) => {
+      const stream = usageCsvStream(ctx.db.kysely, { ...req.query, user_id: me(req) }, CONSOLE_USAGE_COLUMNS, {
+        onPage: (n) => exported.inc({ scope: 'console' }, n),
+      });
+      return sendCsv(reply, stream);
+    },
+  });
+
+  r.get('/models', {
+    schema: {
+      tags: ['console'],
+      summary: 'Models I can call, with the prices I pay',
+      response: { 200: z.object({ items: z.array(ModelOfferSchema) }) },
+    },
+    handler: async (req) => {
+      const u = await ctx.db.kysely.selectFrom('users').select('group_name').where('id', '=', me(req)).executeTakeFirstOrThrow();
+      return { items: modelOffers(ctx.catalog, u.group_name) };
+    },
+  });
+}

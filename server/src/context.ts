@@ -1,0 +1,119 @@
+import type { Config } from './config/index.js';
+import { openDatabase, type Db } from './db/index.js';
+import { migrateToLatest } from './db/migrate.js';
+import { createLogger, type Logger } from './log.js';
+import { SecretBox } from './lib/crypto.js';
+import { ChangeFeed } from './live/changes.js';
+import { connectRedis, type RedisLink } from './live/redis.js';
+import { createMoneyStore, type MoneyStore } from './billing/money-store.js';
+import { Catalog } from './gateway/catalog.js';
+import { ChannelHealth } from './gateway/channels.js';
+import { KeyCache } from './gateway/key-cache.js';
+import { KeyTouches } from './gateway/key-touches.js';
+import { RateLimiter } from './gateway/rate-limit.js';
+import { Relay } from './gateway/relay.js';
+import { Cooldowns } from './gateway/router.js';
+import { UpstreamPools } from './gateway/upstream.js';
+import { createAuth, type Auth } from './accounts/auth.js';
+import { createMetrics, type Metrics } from './ops/metrics.js';
+import { Jobs } from './ops/jobs.js';
+
+/**
+ * The composition root: every long-lived part of a process, built once and passed down. Commands
+ * of the CLI use the same context (without listening), so they act on the same rules.
+ */
+export interface AppContext {
+  config: Config;
+  log: Logger;
+  db: Db;
+  redis: RedisLink | null;
+  box: SecretBox;
+  feed: ChangeFeed;
+  catalog: Catalog;
+  keys: KeyCache;
+  limiter: RateLimiter;
+  cooldowns: Cooldowns;
+  pools: UpstreamPools;
+  money: MoneyStore;
+  health: ChannelHealth;
+  touches: KeyTouches;
+  metrics: Metrics;
+  relay: Relay;
+  auth: Auth;
+  jobs: Jobs;
+  close(): Promise<void>;
+}
+
+export interface ContextOptions {
+  log?: Logger;
+  /** Start the change feed, caches and jobs (a server); the CLI only needs the database. */
+  live?: boolean;
+}
+
+export async function createContext(config: Config, opts: ContextOptions = {}): Promise<AppContext> {
+  const log = opts.log ?? createLogger(config.logLevel);
+  const db = openDatabase(config.databaseUrl, { poolSize: config.dbPoolSize });
+  let redis: RedisLink | null = null;
+  try {
+    await migrateToLatest(db);
+    if (config.redisUrl) redis = await connectRedis(config.redisUrl, log);
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  const box = new SecretBox(config.secret);
+  const feed = new ChangeFeed(db, redis, log, config.live.pollMs);
+  const catalog = new Catalog(db, box, log);
+  const keys = new KeyCache(db);
+  const limiter = new RateLimiter(redis);
+  const cooldowns = new Cooldowns(redis, log);
+  const pools = new UpstreamPools(config.gateway);
+  const money = createMoneyStore(db);
+  const health = new ChannelHealth(db, box, feed, pools, log);
+  const touches = new KeyTouches(db);
+  const metrics = createMetrics();
+  const relay = new Relay({ config, catalog, keys, limiter, cooldowns, pools, money, health, touches, metrics, log });
+  const auth = createAuth(db, config, log);
+  const jobs = new Jobs(db, log);
+
+  if (opts.live) {
+    keys.subscribe(feed);
+    feed.on('channel', () => catalog.loadChannels());
+    feed.on('price', () => catalog.loadPrices());
+    feed.on('group', () => catalog.loadGroups());
+    await catalog.load();
+    await feed.start();
+    await cooldowns.start();
+    jobs
+      .add({ name: 'sweep-holds', everyMs: config.jobs.sweepIntervalMs, exclusive: false, run: () => money.expireOverdue() })
+      .add({ name: 'flush-key-touches', everyMs: 5_000, exclusive: false, run: () => touches.flush() })
+      .add({ name: 'prune-change-log', everyMs: 3600_000, exclusive: true, run: () => feed.prune() });
+    if (db.sqlite) {
+      // SQLite gathers no planner statistics by itself; without them some report queries pick
+      // poor plans once the usage table is large. `optimize` is cheap when nothing changed.
+      const optimize = () => db.kysely.connection().execute(async () => void db.sqlite!.exec('PRAGMA analysis_limit = 1000; PRAGMA optimize;'));
+      await optimize();
+      jobs.add({ name: 'sqlite-optimize', everyMs: 3600_000, exclusive: false, run: optimize });
+    }
+    if (config.jobs.channelTestIntervalMin > 0) {
+      jobs.add({ name: 'test-channels', everyMs: config.jobs.channelTestIntervalMin * 60_000, exclusive: true, run: () => health.testAll() });
+    }
+    jobs.start();
+  }
+
+  let closed = false;
+  return {
+    config, log, db, redis, box, feed, catalog, keys, limiter, cooldowns, pools, money, health, touches, metrics, relay, auth, jobs,
+    async close() {
+      if (closed) return;
+      closed = true;
+      feed.stop();
+      await jobs.stop();
+      await money.idle();
+      await touches.flush().catch((err) => log.warn({ err }, 'could not flush key last-used times'));
+      await pools.close();
+      await redis?.close();
+      await db.close();
+    },
+  };
+}

@@ -1,0 +1,169 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
+import pg from 'pg';
+import { createPool } from 'mysql2';
+import type { Database } from './schema.js';
+import { startCheckpointer } from './sqlite-checkpointer.js';
+
+export type DialectName = 'sqlite' | 'postgres' | 'mysql';
+export type Kdb = Kysely<Database>;
+export type Tx = Transaction<Database>;
+/** Either the pool or an open transaction: repositories take this first. */
+export type Executor = Kysely<Database> | Transaction<Database>;
+
+export interface Db {
+  kysely: Kdb;
+  dialect: DialectName;
+  /** Present for SQLite: the raw handle, for the few statements worth preparing by hand. */
+  sqlite?: SqliteDatabase.Database;
+  close(): Promise<void>;
+}
+
+// PostgreSQL returns BIGINT and NUMERIC (SUM of BIGINT) as strings to protect precision; all our
+// amounts are integers far below 2^53, so plain numbers are exact and much cheaper to handle.
+pg.types.setTypeParser(20, (v) => Number(v));
+pg.types.setTypeParser(1700, (v) => Number(v));
+
+export function openDatabase(url: string, opts: { poolSize?: number } = {}): Db {
+  const poolSize = opts.poolSize ?? 20;
+  if (url.startsWith('sqlite:')) {
+    const file = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    const path = file === ':memory:' || file === '' ? ':memory:' : resolve(file);
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    const raw = new SqliteDatabase(path);
+    raw.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode: a commit survives a process crash; only an OS crash can lose the last
+    // few transactions. This is what makes the embedded default fast enough for the hot path.
+    raw.pragma('synchronous = NORMAL');
+    raw.pragma('busy_timeout = 5000');
+    raw.pragma('foreign_keys = ON');
+    raw.pragma('cache_size = -65536');
+    // Checkpoints run in a worker thread (see sqlite-checkpointer.ts), never inside our commits.
+    const checkpointer = path === ':memory:' ? null : startCheckpointer(path);
+    if (checkpointer) raw.pragma('wal_autocheckpoint = 0');
+    const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(raw) }) });
+    return {
+      kysely,
+      dialect: 'sqlite',
+      sqlite: raw,
+      async close() {
+        await checkpointer?.stop();
+        if (checkpointer) raw.pragma('wal_checkpoint(TRUNCATE)');
+        await kysely.destroy();
+      },
+    };
+  }
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    const pool = new pg.Pool({ connectionString: url, max: poolSize, idleTimeoutMillis: 30_000 });
+    // An idle client losing its connection must not crash the process.
+    pool.on('error', () => {});
+    const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return { kysely, dialect: 'postgres', close: () => kysely.destroy() };
+  }
+  if (/^(mysql|mariadb):\/\//.test(url)) {
+    const pool = createPool({
+      uri: url.replace(/^mariadb:/, 'mysql:'),
+      connectionLimit: poolSize,
+      supportBigNumbers: true,
+      bigNumberStrings: false,
+      decimalNumbers: true,
+      timezone: 'Z',
+      charset: 'utf8mb4',
+    });
+    const kysely = new Kysely<Database>({ dialect: new MysqlDialect({ pool }) });
+    return { kysely, dialect: 'mysql', close: () => kysely.destroy() };
+  }
+  throw new Error(`unsupported DATABASE_URL: ${url}`);
+}
+
+/**
+ * better-sqlite3 compiles a statement on every `prepare`, and Kysely prepares on every query:
+ * caching compiled statements by SQL text removes that cost from the hot path. Safe because
+ * better-sqlite3 is synchronous: a cached statement is never in use by two queries at once.
+ */
+function cachingStatements(raw: SqliteDatabase.Database) {
+  const cache = new Map<string, SqliteDatabase.Statement>();
+  return {
+    close: () => raw.close(),
+    prepare(sqlText: string) {
+      let st = cache.get(sqlText);
+      if (!st) {
+        // Queries with IN-lists of varying length would grow the cache without bound.
+        if (cache.size >= 1000) cache.clear();
+        st = raw.prepare(sqlText);
+        cache.set(sqlText, st);
+      }
+      return st;
+    },
+  };
+}
+
+/** A unique/primary-key violation on any of the three databases. */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; errno?: number } | null;
+  if (!e) return false;
+  return e.code === '23505' || e.errno === 1062 || e.code === 'ER_DUP_ENTRY' || e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+/** Deadlocks and serialization failures: the transaction can simply run again. */
+export function isRetryableTxError(err: unknown): boolean {
+  const e = err as { code?: string; errno?: number } | null;
+  if (!e) return false;
+  return e.code === '40001' || e.code === '40P01' || e.errno === 1213 || e.errno === 1205 || e.code === 'SQLITE_BUSY';
+}
+
+/** Run `fn` in a transaction, retrying a few times on deadlock/serialization failures. */
+export async function inTransaction<T>(db: Db, fn: (trx: Tx) => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await db.kysely.transaction().execute(fn);
+    } catch (err) {
+      if (i >= attempts || !isRetryableTxError(err)) throw err;
+      await new Promise((r) => setTimeout(r, 2 ** i + Math.random() * 10));
+    }
+  }
+}
+
+/** Insert and return the generated id on all three dialects (MySQL has no RETURNING). */
+export async function insertReturningId<T extends keyof Database & string>(
+  db: Db,
+  ex: Executor,
+  table: T,
+  values: Record<string, unknown>,
+): Promise<number> {
+  if (db.dialect === 'mysql') {
+    const r = await ex.insertInto(table).values(values as never).executeTakeFirstOrThrow();
+    return Number(r.insertId);
+  }
+  const row = await ex
+    .insertInto(table)
+    .values(values as never)
+    .returning('id' as never)
+    .executeTakeFirstOrThrow();
+  return Number((row as unknown as { id: number }).id);
+}
+
+/** Rows changed by an UPDATE/DELETE result, as a number. */
+export const affected = (r: { numUpdatedRows?: bigint; numDeletedRows?: bigint }) =>
+  Number(r.numUpdatedRows ?? r.numDeletedRows ?? 0n);
+
+/** Epoch ms from whatever a timestamp column gave back (Date, ISO text or number). */
+export function toMs(v: Date | string | number | null | undefined): number | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'number') return v;
+  if (v instanceof Date) return v.getTime();
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? null : t;
+}
+
+export const parseJsonArray = (s: string | null | undefined): string[] => {
+  if (!s) return [];
+  try {
+    const v = JSON.parse(s);
+    return Array.isArray(v) ? v.map(String) : [];
+  } catch {
+    return [];
+  }
+};

@@ -1,0 +1,23 @@
+import { Migrator, type Migration, type MigrationProvider } from 'kysely';
+import type { Db } from './index.js';
+import * as m001 from './migrations/2026_11_22_001_initial.js';
+import * as m002 from './migrations/2026_11_23_002_report_indexes.js';
+
+/** Listed by hand (not read from disk) so the set is the same under tsx, a bundle or tests. */
+const MIGRATIONS: Record<string, Migration> = {
+  '2026_11_22_001_initial': m001,
+  '2026_11_23_002_report_indexes': m002,
+};
+
+const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
+
+/** Bring the schema up to date. Kysely's migrator takes a lock, so concurrent starts are safe. */
+export async function migrateToLatest(db: Db): Promise<string[]> {
+  const migrator = new Migrator({ db: db.kysely, provider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error');
+    throw new Error(`migration ${failed?.migrationName ?? ''} failed: ${(error as Error).message ?? error}`, { cause: error });
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

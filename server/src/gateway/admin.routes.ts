@@ -1,0 +1,84 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { AppContext } from '../context.js';
+import { actorOf } from '../http/session.js';
+import { IdParam } from '../http/pagination.js';
+import { CHANNEL_STATUSES, channelView, ChannelBody, ChannelPatchBody } from './channels.js';
+
+export const ChannelViewSchema = z.object({
+  id: z.number(),
+  name: z.string(),
+  type: z.string(),
+  base_url: z.string(),
+  key_hint: z.string().describe('last 4 characters only; the key is never shown again'),
+  models: z.array(z.string()),
+  model_mapping: z.record(z.string(), z.string()),
+  groups: z.array(z.string()),
+  priority: z.number(),
+  weight: z.number(),
+  status: z.string(),
+  status_reason: z.string().nullable(),
+  status_changed_at: z.string().nullable(),
+  test_model: z.string().nullable(),
+  last_test_at: z.string().nullable(),
+  last_test_ok: z.boolean().nullable(),
+  last_test_ms: z.number().nullable(),
+  last_test_error: z.string().nullable(),
+  cost_ratio: z.string(),
+  remark: z.string().nullable(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+
+/** /api/admin/channels: upstream channels and their health. */
+export async function channelAdminRoutes(app: FastifyInstance, ctx: AppContext) {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const tags = ['admin: channels'];
+
+  r.get('/channels', {
+    schema: {
+      tags,
+      summary: 'List channels (highest priority first)',
+      querystring: z.object({ status: z.enum(CHANNEL_STATUSES).optional(), q: z.string().max(200).optional(), group: z.string().optional() }),
+      response: { 200: z.object({ items: z.array(ChannelViewSchema) }) },
+    },
+    handler: async (req) => ({ items: await ctx.health.list(req.query) }),
+  });
+
+  r.post('/channels', {
+    schema: { tags, summary: 'Add a channel', body: ChannelBody, response: { 201: ChannelViewSchema } },
+    handler: async (req, reply) => reply.code(201).send(await ctx.health.create(req.body, actorOf(req))),
+  });
+
+  r.get('/channels/:id', {
+    schema: { tags, summary: 'Get a channel', params: IdParam, response: { 200: ChannelViewSchema } },
+    handler: async (req) => channelView(await ctx.health.get(req.params.id), ctx.box),
+  });
+
+  r.patch('/channels/:id', {
+    schema: { tags, summary: 'Edit, enable or disable a channel (omit key to keep it)', params: IdParam, body: ChannelPatchBody, response: { 200: ChannelViewSchema } },
+    handler: async (req) => ctx.health.update(req.params.id, req.body, actorOf(req)),
+  });
+
+  r.delete('/channels/:id', {
+    schema: { tags, summary: 'Delete a channel', params: IdParam, response: { 204: z.null() } },
+    handler: async (req, reply) => {
+      await ctx.health.remove(req.params.id, actorOf(req));
+      return reply.code(204).send(null);
+    },
+  });
+
+  r.post('/channels/:id/test', {
+    schema: {
+      tags,
+      summary: 'Run the health check now (a one-token chat completion)',
+      params: IdParam,
+      response: { 200: z.object({ ok: z.boolean(), status: z.number().nullable(), ms: z.number(), model: z.string(), error: z.string().nullable(), channel: ChannelViewSchema }) },
+    },
+    handler: async (req) => {
+      const result = await ctx.health.test(req.params.id);
+      return { ...result, channel: channelView(await ctx.health.get(req.params.id), ctx.box) };
+    },
+  });
+}

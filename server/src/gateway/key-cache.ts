@@ -1,0 +1,165 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Db } from '../db/index.js';
+import { parseJsonArray } from '../db/index.js';
+import { AppError } from '../errors.js';
+import { sha256Hex } from '../lib/crypto.js';
+import { compileIpAllowList } from '../lib/ip.js';
+import { compilePatterns, type ModelMatcher } from '../lib/patterns.js';
+import type { ChangeFeed } from '../live/changes.js';
+
+/** The key a caller presented: `Authorization: Bearer sk-…`, or `x-api-key` / `api-key` as Anthropic and Azure clients send it. */
+export function presentedKey(headers: IncomingHttpHeaders): string | undefined {
+  const auth = headers.authorization;
+  if (auth) return /^Bearer\s+(.+)$/i.exec(auth)?.[1]?.trim() ?? auth.trim();
+  const alt = headers['x-api-key'] ?? headers['api-key'];
+  return typeof alt === 'string' ? alt.trim() : undefined;
+}
+
+/** Who is calling, as the gateway needs it: everything to admit, price and charge a call. */
+export interface Principal {
+  keyId: number;
+  keyName: string;
+  userId: number;
+  walletId: number;
+  keyStatus: string;
+  userStatus: string;
+  expiresAt: number | null;
+  hasQuota: boolean;
+  group: string;
+  allowedModels: ModelMatcher | null;
+  allowedModelList: string[] | null;
+  ipAllowed: ((ip: string) => boolean) | null;
+  rpmLimit: number | null;
+}
+
+interface Entry {
+  p: Principal | null;
+  at: number;
+}
+
+/** A safety net only: invalidation through the change feed is what makes revocation fast. */
+const MAX_AGE_MS = 60_000;
+const NEGATIVE_MAX_AGE_MS = 10_000;
+
+/**
+ * Keys are looked up by SHA-256 hash in memory; a miss costs one joined query, and concurrent
+ * misses for the same key share it. Entries are dropped when the change feed reports the key or
+ * its user changed, which reaches every process within one poll (≤ 1 s by default).
+ */
+export class KeyCache {
+  readonly #byHash = new Map<string, Entry>();
+  readonly #inflight = new Map<string, Promise<Principal | null>>();
+  readonly #hashByKeyId = new Map<number, string>();
+  readonly #hashesByUser = new Map<number, Set<string>>();
+  #generation = 0;
+
+  constructor(private readonly db: Db) {}
+
+  subscribe(feed: ChangeFeed): void {
+    feed.on('key', (ids) => {
+      // A new key may have been cached as "unknown" by hash; drop all negative entries.
+      for (const [h, e] of this.#byHash) if (e.p === null) this.#byHash.delete(h);
+      for (const id of ids) if (id === null) this.clear(); else this.invalidateKey(Number(id));
+    });
+    feed.on('user', (ids) => {
+      for (const id of ids) if (id === null) this.clear(); else this.invalidateUser(Number(id));
+    });
+    // A group's existence can change what a key resolves to.
+    feed.on('group', () => this.clear());
+  }
+
+  /** Resolve a presented key, or throw the 401/403 a caller should see. */
+  async authenticate(presented: string | undefined, now = Date.now()): Promise<Principal> {
+    if (!presented) {
+      throw new AppError('unauthenticated', 'You did not provide an API key. Send it as "Authorization: Bearer sk-…".');
+    }
+    const hash = sha256Hex(presented);
+    let e = this.#byHash.get(hash);
+    if (!e || now - e.at > (e.p ? MAX_AGE_MS : NEGATIVE_MAX_AGE_MS)) {
+      const p = await this.#load(hash);
+      e = { p, at: now };
+    }
+    const p = e.p;
+    if (!p) throw new AppError('invalid_api_key', 'Incorrect API key provided.');
+    if (p.keyStatus === 'revoked') throw new AppError('key_disabled', 'This API key has been revoked.');
+    if (p.keyStatus !== 'active') throw new AppError('key_disabled', 'This API key is disabled.');
+    if (p.expiresAt !== null && p.expiresAt <= now) throw new AppError('key_expired', 'This API key has expired.');
+    if (p.userStatus !== 'active') throw new AppError('account_disabled', 'The account that owns this API key is disabled.');
+    return p;
+  }
+
+  #load(hash: string): Promise<Principal | null> {
+    let pending = this.#inflight.get(hash);
+    if (pending) return pending;
+    const generation = this.#generation;
+    pending = this.#query(hash)
+      .then((p) => {
+        // Do not cache a result that an invalidation raced past while the query ran.
+        if (generation === this.#generation) this.#store(hash, p);
+        return p;
+      })
+      .finally(() => this.#inflight.delete(hash));
+    this.#inflight.set(hash, pending);
+    return pending;
+  }
+
+  async #query(hash: string): Promise<Principal | null> {
+    const r = await this.db.kysely
+      .selectFrom('api_keys as k')
+      .innerJoin('users as u', 'u.id', 'k.user_id')
+      .innerJoin('wallets as w', 'w.user_id', 'u.id')
+      .select([
+        'k.id', 'k.name', 'k.status', 'k.expires_at', 'k.quota_micros', 'k.allowed_models', 'k.allowed_ips',
+        'k.group_name', 'k.rpm_limit', 'k.deleted_at', 'u.id as user_id', 'u.status as user_status',
+        'u.group_name as user_group', 'w.id as wallet_id',
+      ])
+      .where('k.key_hash', '=', hash)
+      .executeTakeFirst();
+    if (!r || r.deleted_at !== null) return null;
+    const models = r.allowed_models === null ? null : parseJsonArray(r.allowed_models);
+    return {
+      keyId: r.id,
+      keyName: r.name,
+      userId: r.user_id,
+      walletId: r.wallet_id,
+      keyStatus: r.status,
+      userStatus: r.user_status,
+      expiresAt: r.expires_at,
+      hasQuota: r.quota_micros !== null,
+      group: r.group_name ?? r.user_group,
+      allowedModels: models && models.length > 0 ? compilePatterns(models) : null,
+      allowedModelList: models && models.length > 0 ? models : null,
+      ipAllowed: compileIpAllowList(r.allowed_ips === null ? [] : parseJsonArray(r.allowed_ips)),
+      rpmLimit: r.rpm_limit,
+    };
+  }
+
+  #store(hash: string, p: Principal | null) {
+    if (this.#byHash.size > 200_000) this.clear();
+    this.#byHash.set(hash, { p, at: Date.now() });
+    if (!p) return;
+    this.#hashByKeyId.set(p.keyId, hash);
+    let set = this.#hashesByUser.get(p.userId);
+    if (!set) this.#hashesByUser.set(p.userId, (set = new Set()));
+    set.add(hash);
+  }
+
+  invalidateKey(keyId: number): void {
+    this.#generation++;
+    const h = this.#hashByKeyId.get(keyId);
+    if (h) this.#byHash.delete(h);
+  }
+
+  invalidateUser(userId: number): void {
+    this.#generation++;
+    for (const h of this.#hashesByUser.get(userId) ?? []) this.#byHash.delete(h);
+    this.#hashesByUser.delete(userId);
+  }
+
+  clear(): void {
+    this.#generation++;
+    this.#byHash.clear();
+    this.#hashByKeyId.clear();
+    this.#hashesByUser.clear();
+  }
+}

@@ -1,0 +1,47 @@
+import type { TokenUsage } from '../../billing/pricing.js';
+import type { Channel } from '../catalog.js';
+
+/** The operations a caller can ask for; each inbound format maps onto one. */
+export type Endpoint = 'chat.completions' | 'completions' | 'embeddings';
+
+export interface UpstreamRequest {
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * Why an upstream call failed, which decides what happens next:
+ *  auth / quota → the channel is auto-disabled (its key is bad or out of money) and the next is tried;
+ *  rate_limit / server → the channel cools down and the next is tried;
+ *  mismatch → this channel cannot serve the model; try the next, no cooldown;
+ *  client → the request itself is wrong; the caller gets the upstream's answer, nothing is retried.
+ */
+export type FailureKind = 'auth' | 'quota' | 'rate_limit' | 'server' | 'timeout' | 'network' | 'mismatch' | 'client';
+
+export interface Failure {
+  kind: FailureKind;
+  status: number;
+  message: string;
+  code: string | null;
+  /** Upstream's own error object, for passing a client error through. */
+  upstreamError?: Record<string, unknown>;
+}
+
+/**
+ * An upstream provider as data: how to address it and how to read its answers. Adding a vendor
+ * means adding one of these (and, for a non-OpenAI wire format, request/stream transforms).
+ */
+export interface Provider {
+  type: string;
+  build(channel: Channel, endpoint: Endpoint, body: Record<string, unknown>): UpstreamRequest;
+  /** Usage from a complete (non-streamed) response body. */
+  usageFromJson(endpoint: Endpoint, json: unknown): TokenUsage | null;
+  /** Completion text of a complete response, for counting when usage is missing. */
+  textFromJson(endpoint: Endpoint, json: unknown): string;
+  /** Usage carried by one streamed event's JSON, if any. */
+  usageFromStreamEvent(json: unknown): TokenUsage | null;
+  /** Completion text carried by one streamed event's JSON. */
+  textFromStreamEvent(json: unknown): string;
+  classifyFailure(status: number, bodyText: string): Failure;
+}

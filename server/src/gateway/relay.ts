@@ -1,0 +1,552 @@
+import { once } from 'node:events';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Dispatcher } from 'undici';
+import { costMicros, type PriceCard, type TokenUsage } from '../billing/pricing.js';
+import type { HeldAmount, UsageDraft } from '../billing/money-store.js';
+import type { AppContext } from '../context.js';
+import { AppError } from '../errors.js';
+import type { Channel } from './catalog.js';
+import type { ParsedCall } from './inbound/openai.js';
+import { presentedKey, type Principal } from './key-cache.js';
+import { providerFor } from './providers/index.js';
+import type { Failure, Provider } from './providers/types.js';
+import { pickChannel } from './router.js';
+import { SseMeter } from './stream/sse.js';
+import { countTextTokens } from './tokenizer.js';
+
+/** What the relay uses of the application context. */
+export type RelayDeps = Pick<AppContext, 'config' | 'catalog' | 'keys' | 'limiter' | 'cooldowns' | 'pools' | 'money' | 'health' | 'touches' | 'metrics' | 'log'>;
+
+/** Everything known about one call once it has been admitted and its hold placed. */
+interface Call {
+  requestId: string;
+  startedAt: number;
+  t0: number;
+  principal: Principal;
+  parsed: ParsedCall;
+  price: PriceCard;
+  multiplierPpm: number;
+  hold: HeldAmount;
+  clientIp: string;
+  attempts: number;
+  channel: Channel | null;
+  upstreamModel: string | null;
+}
+
+/** What the attempt loop ended with, for the usage record and the log line. */
+interface Outcome {
+  status: number;
+  usage: TokenUsage | null;
+  usageSource: 'upstream' | 'estimated' | 'none';
+  errorCode: string | null;
+  errorMessage: string | null;
+  ttfbMs: number | null;
+  /** Whether the caller got (some of) an answer and must pay for it. */
+  billable: boolean;
+}
+
+const REFUSAL_MESSAGES = {
+  insufficient_funds: 'Insufficient balance to make this request. Please top up your account.',
+  key_quota_exceeded: "This API key's quota is used up. Raise the key's quota or use another key.",
+  account_in_arrears: 'Your account has unpaid usage (arrears). Please top up to continue.',
+} as const;
+
+/** Read at most `limit` bytes of an upstream error body (a misbehaving upstream could send a lot). */
+async function readErrorBody(body: Dispatcher.ResponseData['body'], limit = 64 * 1024): Promise<string> {
+  let out = '';
+  for await (const chunk of body) {
+    out += chunk.toString('utf8');
+    if (out.length > limit) {
+      body.destroy();
+      break;
+    }
+  }
+  return out;
+}
+
+/**
+ * The relay: admit a call (key, model, IP, rate), hold its estimated cost, forward it to the best
+ * channel with failover, relay the answer (streamed chunk by chunk, or whole), and settle the
+ * actual cost — or void the hold when nothing was delivered. No path leaves a hold open: every
+ * exit goes through `#finish`, and the sweeper expires holds of a process that died.
+ */
+export class Relay {
+  readonly #active = new Set<AbortController>();
+
+  constructor(private readonly d: RelayDeps) {}
+
+  /** Calls between arrival and their final settle/release. */
+  #calls = 0;
+  #idleWaiters: (() => void)[] = [];
+
+  get inflight(): number {
+    return this.#calls;
+  }
+
+  /** Admit and forward one call, counted so that shutdown can wait for it to settle. */
+  async handle(req: FastifyRequest, reply: FastifyReply, parse: () => ParsedCall): Promise<void> {
+    this.#calls++;
+    try {
+      const call = await this.admit(req, parse());
+      await this.forward(call, req, reply);
+    } finally {
+      if (--this.#calls === 0) for (const w of this.#idleWaiters.splice(0)) w();
+    }
+  }
+
+  /** Resolves when no call is in progress (or after `timeoutMs`). */
+  async idle(timeoutMs: number): Promise<boolean> {
+    if (this.#calls === 0) return true;
+    return new Promise<boolean>((resolve) => {
+      const t = setTimeout(() => resolve(false), timeoutMs);
+      t.unref();
+      this.#idleWaiters.push(() => {
+        clearTimeout(t);
+        resolve(true);
+      });
+    });
+  }
+
+  /** Shutdown after the grace period: cut every call; each settles for what it delivered. */
+  abortAll(): void {
+    for (const ac of this.#active) ac.abort(new Error('server shutting down'));
+  }
+
+  /** Admit and hold; throws the AppError the caller should see. */
+  async admit(req: FastifyRequest, parsed: ParsedCall): Promise<Call> {
+    const { catalog, config } = this.d;
+    const t0 = performance.now();
+    const principal = await this.d.keys.authenticate(presentedKey(req.headers));
+    if (principal.ipAllowed && !principal.ipAllowed(req.ip)) {
+      throw new AppError('ip_not_allowed', `This API key cannot be used from IP address ${req.ip}.`);
+    }
+    if (principal.allowedModels && !principal.allowedModels(parsed.model)) {
+      throw new AppError('model_not_allowed', `This API key is not allowed to use the model \`${parsed.model}\`.`, { path: 'model' });
+    }
+    const rpm = principal.rpmLimit ?? config.gateway.defaultKeyRpm;
+    if (rpm > 0) await this.d.limiter.check(principal.keyId, rpm);
+
+    const price = catalog.price(parsed.model);
+    const tiers = catalog.tiers(principal.group, parsed.model);
+    if (!price || tiers.length === 0) {
+      if (price && catalog.channels.some((c) => c.groups.includes(principal.group) && c.matches(parsed.model))) {
+        throw new AppError('no_channel', `No channel is available for the model \`${parsed.model}\` right now. Please try again later.`);
+      }
+      if (!price && tiers.length > 0) this.d.log.warn({ model: parsed.model }, 'model has channels but no price; refusing calls');
+      throw new AppError('model_not_found', `The model \`${parsed.model}\` does not exist or you do not have access to it.`, { path: 'model' });
+    }
+    const multiplierPpm = catalog.multiplier(principal.group);
+    const estimate = costMicros(
+      price,
+      { promptTokens: parsed.promptTokens, completionTokens: parsed.maxOutputTokens, cachedTokens: 0 },
+      multiplierPpm,
+    );
+    const now = Date.now();
+    const requestId = req.id;
+    const held = await this.d.money.hold(
+      {
+        requestId,
+        walletId: principal.walletId,
+        keyId: principal.keyId,
+        amount: estimate,
+        keyQuota: principal.hasQuota,
+        expiresAt: now + config.gateway.holdTtlMs,
+      },
+      now,
+    );
+    if (!held.ok) {
+      this.d.metrics.refusals.inc({ reason: held.reason });
+      throw new AppError(held.reason, REFUSAL_MESSAGES[held.reason]);
+    }
+    this.d.touches.touch(principal.keyId, now);
+    return {
+      requestId,
+      startedAt: now,
+      t0,
+      principal,
+      parsed,
+      price,
+      multiplierPpm,
+      hold: { id: held.holdId, amount: estimate, keyQuota: principal.hasQuota },
+      clientIp: req.ip,
+      attempts: 0,
+      channel: null,
+      upstreamModel: null,
+    };
+  }
+
+  /** Forward an admitted call and answer the caller. Never throws after the hold: it settles or voids. */
+  async forward(call: Call, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const ac = new AbortController();
+    this.#active.add(ac);
+    this.d.metrics.inflight.inc();
+    // The caller hanging up aborts the upstream call; what was delivered is still charged.
+    const onClose = () => {
+      if (!reply.raw.writableFinished) ac.abort(new Error('client closed the connection'));
+    };
+    reply.raw.on('close', onClose);
+    // The caller may have hung up while the hold was being placed, before we listened.
+    if (reply.raw.destroyed || req.raw.socket?.destroyed) onClose();
+    let outcome: Outcome | undefined;
+    try {
+      outcome = await this.#attempts(call, reply, ac.signal);
+    } catch (err) {
+      const e = err instanceof AppError ? err : new AppError('internal', 'The gateway failed to complete this request.', { cause: err });
+      if (!(err instanceof AppError)) this.d.log.error({ err, reqId: call.requestId }, 'relay failed');
+      outcome = { status: e.status, usage: null, usageSource: 'none', errorCode: e.code, errorMessage: e.message, ttfbMs: null, billable: false };
+      await this.#finish(call, outcome);
+      throw e;
+    } finally {
+      reply.raw.off('close', onClose);
+      this.#active.delete(ac);
+      this.d.metrics.inflight.dec();
+    }
+  }
+
+  async #attempts(call: Call, reply: FastifyReply, signal: AbortSignal): Promise<Outcome> {
+    const { catalog, config, cooldowns, metrics } = this.d;
+    const tiers = catalog.tiers(call.principal.group, call.parsed.model);
+    const tried = new Set<number>();
+    let last: Failure | null = null;
+    for (let attempt = 0; attempt <= config.gateway.retries; attempt++) {
+      const channel = pickChannel(tiers, tried, cooldowns);
+      if (!channel) break;
+      tried.add(channel.id);
+      call.attempts++;
+      call.channel = channel;
+      const provider = providerFor(channel.type);
+      const upstreamModel = channel.mapping.get(call.parsed.model) ?? call.parsed.model;
+      call.upstreamModel = upstreamModel;
+      const body: Record<string, unknown> = { ...call.parsed.body, model: upstreamModel };
+      if (call.parsed.stream && call.parsed.endpoint !== 'embeddings') {
+        // Always ask for usage so billing is exact; the event is removed again if the caller did not ask.
+        body.stream_options = { ...(call.parsed.body.stream_options as object | undefined), include_usage: true };
+      }
+      const up = provider.build(channel, call.parsed.endpoint, body);
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await this.d.pools.request(channel.origin, { path: up.path, method: 'POST', headers: up.headers, body: up.body, signal });
+      } catch (err) {
+        if (signal.aborted) return this.#finishAborted(call, null);
+        last = networkFailure(err);
+        metrics.upstreamFailures.inc({ channel: String(channel.id), kind: last.kind });
+        cooldowns.cool(channel.id, config.gateway.cooldownMs);
+        this.d.log.warn({ reqId: call.requestId, channel: channel.id, err: (err as Error).message }, 'upstream request failed');
+        continue;
+      }
+      if (res.statusCode >= 400) {
+        let text = '';
+        try {
+          text = await readErrorBody(res.body);
+        } catch {
+          if (signal.aborted) return this.#finishAborted(call, null);
+        }
+        const f = provider.classifyFailure(res.statusCode, text);
+        metrics.upstreamFailures.inc({ channel: String(channel.id), kind: f.kind });
+        if (f.kind === 'client') return this.#passThroughError(call, reply, f);
+        last = f;
+        if (f.kind === 'auth' || f.kind === 'quota') {
+          void this.d.health.autoDisable(channel.id, `upstream ${f.status} ${f.code ?? ''}: ${f.message}`.slice(0, 500));
+        } else if (f.kind !== 'mismatch') {
+          cooldowns.cool(channel.id, config.gateway.cooldownMs);
+        }
+        this.d.log.warn({ reqId: call.requestId, channel: channel.id, status: f.status, kind: f.kind, msg: f.message }, 'upstream refused');
+        continue;
+      }
+      if (call.parsed.stream) return this.#relayStream(call, provider, res, reply, signal);
+      const got = await readJson(res);
+      if (got === 'aborted' || signal.aborted) return this.#finishAborted(call, null);
+      if ('failure' in got) {
+        // A 200 with a broken or unreadable body: the next channel may do better.
+        last = got.failure;
+        metrics.upstreamFailures.inc({ channel: String(channel.id), kind: last.kind });
+        cooldowns.cool(channel.id, config.gateway.cooldownMs);
+        this.d.log.warn({ reqId: call.requestId, channel: channel.id, msg: last.message }, 'upstream answer unusable');
+        continue;
+      }
+      return this.#answerJson(call, provider, got.buf, got.json, res.headers['content-type'], reply);
+    }
+    throw exhausted(last, call.parsed.model);
+  }
+
+  async #answerJson(
+    call: Call,
+    provider: Provider,
+    buf: Buffer,
+    json: unknown,
+    contentType: string | string[] | undefined,
+    reply: FastifyReply,
+  ): Promise<Outcome> {
+    const ttfbMs = Math.round(performance.now() - call.t0);
+    let usage = provider.usageFromJson(call.parsed.endpoint, json);
+    let source: Outcome['usageSource'] = 'upstream';
+    if (!usage) {
+      usage = {
+        promptTokens: call.parsed.promptTokens,
+        completionTokens: countTextTokens(provider.textFromJson(call.parsed.endpoint, json)),
+        cachedTokens: 0,
+      };
+      source = 'estimated';
+    }
+    const outcome: Outcome = { status: 200, usage, usageSource: source, errorCode: null, errorMessage: null, ttfbMs, billable: true };
+    // Settle before answering, so a caller who checks its balance right after sees the charge.
+    await this.#finish(call, outcome);
+    reply
+      .code(200)
+      .header('content-type', typeof contentType === 'string' ? contentType : 'application/json')
+      .header('x-request-id', call.requestId)
+      .send(buf);
+    return outcome;
+  }
+
+  async #relayStream(call: Call, provider: Provider, res: Dispatcher.ResponseData, reply: FastifyReply, signal: AbortSignal): Promise<Outcome> {
+    const raw = reply.raw;
+    reply.hijack();
+    raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+      'x-request-id': call.requestId,
+    });
+    const meter = new SseMeter(!call.parsed.wantsUsage);
+    let ttfbMs: number | null = null;
+    let errorCode: string | null = null;
+    let errorMessage: string | null = null;
+    try {
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        const out = meter.push(chunk);
+        if (out.length > 0) {
+          ttfbMs ??= Math.round(performance.now() - call.t0);
+          if (!raw.write(out)) await drained(raw, signal);
+        }
+        if (meter.malformed) break;
+      }
+      const tail = meter.end();
+      if (tail) raw.write(tail);
+      if (meter.malformed) {
+        errorCode = 'upstream_malformed';
+        errorMessage = 'The upstream sent a malformed event; the stream was cut there.';
+      } else if (!meter.sawDone) {
+        errorCode = 'upstream_incomplete';
+        errorMessage = 'The upstream ended the stream without [DONE].';
+      }
+    } catch (err) {
+      if (signal.aborted || raw.destroyed) {
+        errorCode = 'client_closed';
+        errorMessage = 'The caller closed the connection before the stream ended.';
+      } else {
+        errorCode = 'upstream_broken';
+        errorMessage = `The upstream stream broke: ${(err as Error).message}`;
+      }
+    }
+    const outcome = this.#streamOutcome(call, provider, meter, ttfbMs, errorCode, errorMessage);
+    // Settle before the caller learns the stream is over (its SDK raises at the error event), so
+    // that a balance read right after sees the charge — as after [DONE] and a whole answer.
+    await this.#finish(call, outcome);
+    if (errorCode && errorCode !== 'client_closed' && !raw.destroyed) {
+      // The openai SDK raises an error for an event carrying `error`.
+      raw.write(`data: ${JSON.stringify({ error: { message: errorMessage, type: 'upstream_error', param: null, code: errorCode } })}\n\n`);
+    }
+    if (!raw.destroyed) raw.end();
+    return outcome;
+  }
+
+  #streamOutcome(call: Call, provider: Provider, meter: SseMeter, ttfbMs: number | null, errorCode: string | null, errorMessage: string | null): Outcome {
+    let usage = meter.usageJson ? provider.usageFromStreamEvent(meter.usageJson) : null;
+    let source: Outcome['usageSource'] = 'upstream';
+    if (!usage) {
+      let text = '';
+      for (const d of meter.delivered) {
+        try {
+          text += provider.textFromStreamEvent(JSON.parse(d));
+        } catch {
+          /* an unreadable event delivered nothing countable */
+        }
+      }
+      usage = { promptTokens: call.parsed.promptTokens, completionTokens: countTextTokens(text), cachedTokens: 0 };
+      source = 'estimated';
+    }
+    return {
+      status: errorCode === 'client_closed' ? 499 : 200,
+      usage,
+      usageSource: source,
+      errorCode,
+      errorMessage,
+      ttfbMs,
+      // Charged when anything was delivered; a stream that never produced an event costs nothing.
+      billable: meter.delivered.length > 0 || usage.completionTokens > 0,
+    };
+  }
+
+  async #finishAborted(call: Call, ttfbMs: number | null): Promise<Outcome> {
+    const outcome: Outcome = {
+      status: 499,
+      usage: null,
+      usageSource: 'none',
+      errorCode: 'client_closed',
+      errorMessage: 'The caller closed the connection before the upstream answered.',
+      ttfbMs,
+      billable: false,
+    };
+    await this.#finish(call, outcome);
+    return outcome;
+  }
+
+  async #passThroughError(call: Call, reply: FastifyReply, f: Failure): Promise<Outcome> {
+    const outcome: Outcome = { status: f.status, usage: null, usageSource: 'none', errorCode: f.code ?? 'upstream_client_error', errorMessage: f.message, ttfbMs: null, billable: false };
+    await this.#finish(call, outcome);
+    const error = {
+      message: f.message,
+      type: (f.upstreamError?.type as string | undefined) ?? 'invalid_request_error',
+      param: (f.upstreamError?.param as string | undefined) ?? null,
+      code: f.code,
+    };
+    reply.code(f.status).header('x-request-id', call.requestId).send({ error });
+    return outcome;
+  }
+
+  /** Settle (billable) or void (not), write the usage record, log and count. Exactly once per call. */
+  async #finish(call: Call, o: Outcome): Promise<void> {
+    const { metrics } = this.d;
+    const now = Date.now();
+    const usage = o.usage ?? { promptTokens: 0, completionTokens: 0, cachedTokens: 0 };
+    const charge = o.billable ? costMicros(call.price, usage, call.multiplierPpm) : 0;
+    const upstreamCost = o.billable && call.channel ? costMicros(call.price, usage, call.channel.costRatioPpm) : 0;
+    const draft: UsageDraft = {
+      request_id: call.requestId,
+      created_at: call.startedAt,
+      user_id: call.principal.userId,
+      key_id: call.principal.keyId,
+      wallet_id: call.principal.walletId,
+      endpoint: call.parsed.endpoint,
+      model: call.parsed.model,
+      upstream_model: call.upstreamModel,
+      channel_id: call.channel?.id ?? null,
+      stream: call.parsed.stream ? 1 : 0,
+      prompt_tokens: usage.promptTokens,
+      completion_tokens: usage.completionTokens,
+      cached_tokens: usage.cachedTokens,
+      input_price: call.price.input,
+      output_price: call.price.output,
+      cached_input_price: call.price.cachedInput ?? call.price.input,
+      request_price: call.price.request,
+      multiplier_ppm: call.multiplierPpm,
+      cost_micros: upstreamCost,
+      status_code: o.status,
+      error_code: o.errorCode,
+      error_message: o.errorMessage?.slice(0, 1000) ?? null,
+      latency_ms: Math.round(performance.now() - call.t0),
+      ttfb_ms: o.ttfbMs,
+      attempts: call.attempts,
+      usage_source: o.usageSource,
+      client_ip: call.clientIp,
+    };
+    let charged = 0;
+    try {
+      if (o.billable) {
+        const r = await this.d.money.settle({
+          hold: call.hold,
+          requestId: call.requestId,
+          walletId: call.principal.walletId,
+          userId: call.principal.userId,
+          keyId: call.principal.keyId,
+          cost: charge,
+          usage: draft,
+          now,
+        });
+        charged = r.charged;
+        if (r.arrears > 0) this.d.log.warn({ reqId: call.requestId, arrears: r.arrears }, 'charge exceeded available funds; booked as arrears');
+      } else {
+        await this.d.money.release({ hold: call.hold, walletId: call.principal.walletId, keyId: call.principal.keyId, status: 'voided', usage: draft, now });
+      }
+    } catch (err) {
+      // The hold stays pending and the sweeper voids it at its deadline; nothing is lost or doubled.
+      this.d.log.error({ err, reqId: call.requestId }, 'settlement failed; the hold will expire');
+    }
+    metrics.requests.inc({ endpoint: call.parsed.endpoint, status: String(o.status) });
+    metrics.latency.observe({ endpoint: call.parsed.endpoint, stream: call.parsed.stream ? '1' : '0' }, draft.latency_ms / 1000);
+    if (charged > 0) metrics.chargedMicros.inc(charged);
+    this.d.log.info(
+      {
+        reqId: call.requestId,
+        key: call.principal.keyId,
+        user: call.principal.userId,
+        model: call.parsed.model,
+        channel: call.channel?.id,
+        status: o.status,
+        ms: draft.latency_ms,
+        ttfb: o.ttfbMs,
+        in: usage.promptTokens,
+        out: usage.completionTokens,
+        charged,
+        err: o.errorCode ?? undefined,
+      },
+      'relay',
+    );
+  }
+}
+
+/**
+ * Wait until the caller's socket takes more data. A socket that closes never drains, so closing
+ * (or the call being aborted) ends the wait too — otherwise a vanished caller would hang the call,
+ * and its hold, forever.
+ */
+async function drained(raw: NodeJS.WritableStream & { destroyed?: boolean }, signal: AbortSignal): Promise<void> {
+  if (raw.destroyed) throw new Error('client closed the connection');
+  const ac = new AbortController();
+  const both = AbortSignal.any([signal, ac.signal]);
+  try {
+    await Promise.race([once(raw, 'drain', { signal: both }), once(raw, 'close', { signal: both })]);
+  } finally {
+    ac.abort();
+  }
+  if (raw.destroyed) throw new Error('client closed the connection');
+}
+
+/** Read a whole (non-streamed) upstream answer; a broken or non-JSON body is a failure to fail over from. */
+async function readJson(res: Dispatcher.ResponseData): Promise<{ buf: Buffer; json: unknown } | { failure: Failure } | 'aborted'> {
+  let buf: Buffer;
+  try {
+    buf = Buffer.from(await res.body.arrayBuffer());
+  } catch (err) {
+    if ((err as Error).name === 'AbortError') return 'aborted';
+    return { failure: { kind: 'server', status: 502, message: `upstream connection broke: ${(err as Error).message}`, code: null } };
+  }
+  try {
+    return { buf, json: JSON.parse(buf.toString('utf8')) };
+  } catch {
+    return { failure: { kind: 'server', status: 502, message: 'upstream answered with invalid JSON', code: null } };
+  }
+}
+
+function networkFailure(err: unknown): Failure {
+  const code = (err as { code?: string }).code ?? '';
+  const timeout = /TIMEOUT/i.test(code);
+  return {
+    kind: timeout ? 'timeout' : 'network',
+    status: timeout ? 504 : 502,
+    message: timeout ? `upstream timed out (${code})` : `upstream unreachable: ${(err as Error).message}`,
+    code: code || null,
+  };
+}
+
+/** The error a caller sees when every channel tried failed. */
+function exhausted(last: Failure | null, model: string): AppError {
+  if (!last) return new AppError('no_channel', `No channel is available for the model \`${model}\` right now. Please try again later.`);
+  switch (last.kind) {
+    case 'timeout':
+      return new AppError('upstream_timeout', 'The upstream did not answer in time. Please try again.');
+    case 'rate_limit':
+      return new AppError('rate_limited', 'The upstream provider is rate limiting requests right now. Please retry shortly.', {
+        headers: { 'retry-after': '1' },
+      });
+    case 'mismatch':
+      return new AppError('model_not_found', `The model \`${model}\` is not available upstream: ${last.message}`, { path: 'model' });
+    case 'auth':
+    case 'quota':
+      return new AppError('upstream_unavailable', 'No working upstream channel is available for this model right now.');
+    default:
+      return new AppError('upstream_error', `The upstream failed to answer (${last.status}). Please try again.`);
+  }
+}

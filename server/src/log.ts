@@ -1,0 +1,17 @@
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+/** One JSON logger for the process; request loggers are children carrying the request id. */
+export function createLogger(level: string, name = 'tollgate'): Logger {
+  return pino({
+    name,
+    level,
+    base: { pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: {
+      paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', '*.apiKey', '*.key', 'password'],
+      censor: '[redacted]',
+    },
+  });
+}

@@ -1,0 +1,49 @@
+import type { FastifyInstance } from 'fastify';
+import { buildServer } from './app.js';
+import type { Config } from './config/index.js';
+import { createContext, type AppContext } from './context.js';
+import { ensureSuperAdmin } from './accounts/bootstrap.js';
+import type { Logger } from './log.js';
+
+export interface RunningServer {
+  app: FastifyInstance;
+  ctx: AppContext;
+  url: string;
+  /** Stop accepting, let calls in flight finish (and settle), then release everything. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export async function startServer(config: Config, opts: { log?: Logger; print?: (s: string) => void } = {}): Promise<RunningServer> {
+  const ctx = await createContext(config, { live: true, ...(opts.log ? { log: opts.log } : {}) });
+  try {
+    await ensureSuperAdmin(ctx.db, config, ctx.log, opts.print);
+    const app = await buildServer(ctx);
+    await app.listen({ port: config.port, host: config.host });
+    const addr = app.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : config.port;
+    const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host}:${port}`;
+    ctx.log.info({ url, role: config.role, database: ctx.db.dialect, redis: Boolean(ctx.redis), secret: config.secretSource }, 'tollgate listening');
+
+    let closing: Promise<void> | null = null;
+    const close = (graceMs = 30_000) =>
+      (closing ??= (async () => {
+        ctx.log.info({ inflight: ctx.relay.inflight }, 'shutting down: finishing calls in flight');
+        // After the grace period, cut the streams still running; each settles for what it delivered.
+        const timer = setTimeout(() => {
+          ctx.relay.abortAll();
+          app.server.closeAllConnections();
+        }, graceMs);
+        timer.unref();
+        await app.close();
+        // Connections are closed; handlers of calls whose caller left may still be settling.
+        await ctx.relay.idle(graceMs);
+        clearTimeout(timer);
+        await ctx.close();
+        ctx.log.info('stopped');
+      })());
+    return { app, ctx, url, close };
+  } catch (err) {
+    await ctx.close();
+    throw err;
+  }
+}

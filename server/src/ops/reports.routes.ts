@@ -1,0 +1,61 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { AppContext } from '../context.js';
+import { actorOf } from '../http/session.js';
+import { audit } from './audit.js';
+import { dashboard, DashboardQuery, PERIODS } from './dashboard.js';
+import { ADMIN_USAGE_COLUMNS, CSV_DESCRIPTION, exportRowsCounter, sendCsv, usageCsvStream } from './export.js';
+import { UsageFilter } from './usage.js';
+
+const Counts = {
+  new_users: z.number().int().describe('users created in the period'),
+  recharge_micros: z.number().int().describe('positive cash ledger entries of type topup or adjustment, micro-USD'),
+  tokens: z.number().int().describe('prompt + completion tokens of usage records'),
+  cost_micros: z.number().int().describe('upstream cost of usage records, micro-USD'),
+  revenue_micros: z.number().int().describe('charged to users, micro-USD'),
+  active_users: z.number().int().describe('distinct users with at least one usage record'),
+};
+
+export const DashboardSchema = z.object({
+  period: z.enum(PERIODS),
+  from: z.string().describe('start of the period (inclusive), ISO'),
+  to: z.string().describe('end of the period (exclusive), ISO'),
+  cards: z.object({ ...Counts, logins: z.number().int().describe('sessions created (sign-ins) in the period') }),
+  trend: z.array(
+    z.object({ bucket: z.string().describe("local time: 'YYYY-MM-DDTHH' (today), 'YYYY-MM-DD' (week, month), 'YYYY-MM' (year)"), ...Counts }),
+  ),
+});
+
+/** /api/admin: the dashboard and usage exports. */
+export async function reportsAdminRoutes(app: FastifyInstance, ctx: AppContext) {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const exported = exportRowsCounter(ctx.metrics.registry);
+
+  r.get('/dashboard', {
+    schema: {
+      tags: ['admin: dashboard'],
+      summary: 'Cards and a zero-filled trend for today (hourly), this week or month (daily) or this year (monthly)',
+      description: 'Periods and buckets are in the caller\'s timezone (tz_offset_minutes, as the browser\'s getTimezoneOffset()). Weeks start on Monday.',
+      querystring: DashboardQuery,
+      response: { 200: DashboardSchema },
+    },
+    handler: async (req) => dashboard(ctx.db, req.query.period, req.query.tz_offset_minutes),
+  });
+
+  r.get('/usage/export.csv', {
+    schema: {
+      tags: ['admin: usage'],
+      summary: 'Export usage records as CSV (same filters as GET /usage), streamed',
+      description: CSV_DESCRIPTION,
+      querystring: UsageFilter,
+      produces: ['text/csv'],
+      response: { 200: z.string().describe(CSV_DESCRIPTION) },
+    },
+    handler: async (req, reply) => {
+      const stream = usageCsvStream(ctx.db.kysely, req.query, ADMIN_USAGE_COLUMNS, { onPage: (n) => exported.inc({ scope: 'admin' }, n) });
+      await audit(ctx.db.kysely, actorOf(req), 'usage.export', { type: 'usage', id: null }, null, { filter: req.query, format: 'csv' });
+      return sendCsv(reply, stream);
+    },
+  });
+}

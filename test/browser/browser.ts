@@ -1,0 +1,105 @@
+// Helpers for driving the web console in Debian's Chromium with playwright-core.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { REPO_ROOT } from '../support/server.js';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const SCREENSHOT_DIR = join(REPO_ROOT, 'test-results', 'screenshots');
+
+export async function launch(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+}
+
+export interface Session {
+  context: BrowserContext;
+  page: Page;
+  /** Uncaught exceptions and console errors seen so far (401s from /api/me while signed out are expected). */
+  errors: string[];
+  lang: 'en-US' | 'zh-CN';
+  width: number;
+}
+
+/** A fresh browser profile whose preferred language is `locale`. */
+export async function openSession(
+  browser: Browser,
+  baseURL: string,
+  locale: 'en-US' | 'zh-CN',
+  viewport = { width: 1280, height: 860 },
+  timezoneId?: string,
+): Promise<Session> {
+  const phone = viewport.width < 600;
+  const context = await browser.newContext({ baseURL, locale, timezoneId, viewport, deviceScaleFactor: 1, isMobile: phone, hasTouch: phone, acceptDownloads: true });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: baseURL });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  const s: Session = { context, page, errors: [], lang: locale, width: viewport.width };
+  page.on('pageerror', (e) => s.errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    const text = m.text();
+    // The browser logs every non-2xx fetch; the ones the test provokes on purpose are fine.
+    if (/Failed to load resource: the server responded with a status of (401|403)/.test(text)) return;
+    s.errors.push(`console: ${text}`);
+  });
+  return s;
+}
+
+/** A full-page screenshot named after the language and width, for people to look at. */
+export async function shot(s: Session, name: string): Promise<string> {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  // Let charts finish their entry animation and fonts settle.
+  await s.page.waitForTimeout(700);
+  const path = join(SCREENSHOT_DIR, `${s.width < 600 ? 'phone' : 'desktop'}-${s.lang}-${name}.png`);
+  await s.page.screenshot({ path, fullPage: true });
+  return path;
+}
+
+export async function signIn(s: Session, area: 'admin' | 'console', email: string, password: string): Promise<void> {
+  const { page } = s;
+  await page.getByTestId('sign-in-email').fill(email);
+  await page.getByTestId('sign-in-password').fill(password);
+  await page.getByTestId('sign-in-submit').click();
+  await page.waitForURL((u) => u.pathname.startsWith(`/${area}`) && !u.pathname.endsWith('/login'));
+}
+
+/** Switch the language with the switch in the header (or on the sign-in page). */
+export async function switchLanguage(s: Session, lang: 'en-US' | 'zh-CN'): Promise<void> {
+  await s.page.getByTestId('language-switch').first().click();
+  await s.page.locator('.ant-dropdown-menu-item').filter({ hasText: lang === 'zh-CN' ? '简体中文' : 'English' }).click();
+  await s.page.waitForFunction(`document.documentElement.lang === ${JSON.stringify(lang)}`);
+  s.lang = lang;
+}
+
+/** The primary button of the open drawer's footer (Save / Create). */
+export function drawerSubmit(page: Page): Locator {
+  return page.locator('.ant-drawer-open .ant-drawer-footer .ant-btn-primary');
+}
+
+/** The OK button of the open Modal.confirm. */
+export function confirmOk(page: Page): Locator {
+  return page.locator('.ant-modal-confirm-btns .ant-btn-primary');
+}
+
+/** Wait for a toast message with this text. */
+export async function expectToast(page: Page, text: string): Promise<void> {
+  await page.locator('.ant-message-notice').filter({ hasText: text }).first().waitFor();
+}
+
+/** Click the table's reload button until `locator` shows up (usage is written just after the call). */
+export async function reloadUntil(page: Page, locator: Locator, tries = 20): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if ((await locator.count()) > 0) return;
+    await page.locator('.ant-pro-table-list-toolbar-setting-item').first().click();
+    await page.waitForTimeout(500);
+  }
+  await locator.first().waitFor({ timeout: 2_000 });
+}
+
+/** How far the document is wider than the screen (0 when nothing sticks out sideways). */
+export async function horizontalOverflow(page: Page): Promise<number> {
+  return page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+}

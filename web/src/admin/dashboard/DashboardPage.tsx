@@ -1,0 +1,143 @@
+import { PageContainer } from '@ant-design/pro-components';
+import { Card, Segmented, Skeleton, Statistic, Tooltip, Typography } from 'antd';
+import { useMemo, useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import { useDashboard } from '../../api/admin';
+import type { Dashboard, DashboardPeriod } from '../../api/types';
+import { Chart, type ChartOption } from '../../components/Chart';
+import { ErrorAlert } from '../../components/ErrorAlert';
+import { formatAxisUsd, formatCompact, formatDateTime, formatInt } from '../../lib/format';
+import { formatUsd } from '../../lib/money';
+
+type CardKey = keyof Dashboard['cards'];
+/** What the trend shows; each card selects one. */
+type Metric = 'money' | 'tokens' | 'users' | 'recharge';
+
+const CARDS: { key: CardKey; money?: boolean; metric: Metric }[] = [
+  { key: 'new_users', metric: 'users' },
+  { key: 'recharge_micros', money: true, metric: 'recharge' },
+  { key: 'tokens', metric: 'tokens' },
+  { key: 'cost_micros', money: true, metric: 'money' },
+  { key: 'revenue_micros', money: true, metric: 'money' },
+  { key: 'logins', metric: 'users' },
+  { key: 'active_users', metric: 'users' },
+];
+
+const PERIODS: DashboardPeriod[] = ['today', 'week', 'month', 'year'];
+
+/** "2026-11-22T14" → "14:00", "2026-11-22" → "11-22", "2026-11" stays. */
+function bucketLabel(b: string, period: DashboardPeriod): string {
+  if (period === 'today') return `${b.slice(11, 13)}:00`;
+  if (period === 'year') return b;
+  return b.slice(5, 10);
+}
+
+export default function DashboardPage() {
+  const { t, i18n } = useTranslation();
+  const [period, setPeriod] = useState<DashboardPeriod>('today');
+  const [metric, setMetric] = useState<Metric>('money');
+  const q = useDashboard(period);
+  const data = q.data;
+
+  const option = useMemo<ChartOption | null>(() => {
+    if (!data) return null;
+    const x = data.trend.map((b) => bucketLabel(b.bucket, period));
+    const usd = (m: number) => formatUsd(m);
+    const series: { name: string; values: number[]; money?: boolean; type?: 'line' | 'bar' }[] =
+      metric === 'money'
+        ? [
+            { name: t('dashboard.cards.revenue_micros'), values: data.trend.map((b) => b.revenue_micros), money: true },
+            { name: t('dashboard.cards.cost_micros'), values: data.trend.map((b) => b.cost_micros), money: true },
+            { name: t('dashboard.margin'), values: data.trend.map((b) => b.revenue_micros - b.cost_micros), money: true },
+          ]
+        : metric === 'tokens'
+          ? [{ name: t('dashboard.cards.tokens'), values: data.trend.map((b) => b.tokens), type: 'bar' }]
+          : metric === 'recharge'
+            ? [{ name: t('dashboard.cards.recharge_micros'), values: data.trend.map((b) => b.recharge_micros), money: true, type: 'bar' }]
+            : [
+                { name: t('dashboard.cards.new_users'), values: data.trend.map((b) => b.new_users), type: 'bar' },
+                { name: t('dashboard.cards.active_users'), values: data.trend.map((b) => b.active_users) },
+              ];
+    const money = series.some((s) => s.money);
+    return {
+      color: ['#1668dc', '#fa8c16', '#52c41a'],
+      grid: { left: 8, right: 16, top: 40, bottom: 8, containLabel: true },
+      legend: { top: 0, left: 0 },
+      tooltip: {
+        trigger: 'axis',
+        valueFormatter: (v: unknown) => (money ? usd(Number(v)) : formatInt(Number(v), i18n.language)),
+      },
+      xAxis: { type: 'category', data: x, boundaryGap: series.some((s) => s.type === 'bar') },
+      yAxis: {
+        type: 'value',
+        min: 0,
+        minInterval: 1,
+        max: money ? (v: { max: number }) => Math.max(v.max, 10_000) : undefined,
+        axisLabel: { formatter: (v: number) => (money ? formatAxisUsd(v, i18n.language) : formatCompact(v, i18n.language)) },
+      },
+      series: series.map((s) => ({ name: s.name, type: s.type ?? 'line', smooth: 0.25, smoothMonotone: 'x', showSymbol: false, data: s.values, barMaxWidth: 24, areaStyle: s.type === 'bar' || series.length > 1 ? undefined : { opacity: 0.08 } })),
+    };
+  }, [data, metric, period, t, i18n.language]);
+
+  return (
+    <PageContainer
+      title={t('dashboard.title')}
+      extra={
+        <Segmented<DashboardPeriod>
+          data-testid="dashboard-period"
+          value={period}
+          onChange={setPeriod}
+          options={PERIODS.map((p) => ({ value: p, label: t(`dashboard.period.${p}`) }))}
+        />
+      }
+    >
+      {q.isError ? <ErrorAlert error={q.error} onRetry={() => void q.refetch()} /> : null}
+      <div style={{ display: 'grid', gridTemplateColumns: 'repeat(auto-fill, minmax(165px, 1fr))', gap: 12, marginBottom: 16 }} data-testid="dashboard-cards">
+        {CARDS.map((c) => {
+          const v = data?.cards[c.key];
+          return (
+            <Card
+              key={c.key}
+              size="small"
+              className={`tg-stat-card${metric === c.metric ? ' is-active' : ''}`}
+              onClick={() => setMetric(c.metric)}
+              data-testid={`card-${c.key}`}
+            >
+              {q.isPending ? (
+                <Skeleton active paragraph={false} title={{ width: '80%' }} />
+              ) : (
+                <Statistic
+                  title={
+                    <Tooltip title={t(`dashboard.hints.${c.key}`)}>
+                      <span>{t(`dashboard.cards.${c.key}`)}</span>
+                    </Tooltip>
+                  }
+                  value={v === undefined ? '—' : c.money ? formatUsd(v) : formatInt(v, i18n.language)}
+                />
+              )}
+            </Card>
+          );
+        })}
+      </div>
+      <Card
+        title={t('dashboard.trend')}
+        extra={
+          <Segmented<Metric>
+            size="small"
+            value={metric}
+            onChange={setMetric}
+            options={(['money', 'tokens', 'users', 'recharge'] as Metric[]).map((m) => ({ value: m, label: t(`dashboard.metric.${m}`) }))}
+          />
+        }
+        styles={{ header: { flexWrap: 'wrap', gap: 8, paddingBlock: 8 } }}
+      >
+        {option ? <Chart option={option} height={340} testId="dashboard-trend" /> : q.isPending ? <Skeleton active paragraph={{ rows: 8 }} /> : null}
+        {data ? (
+          <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+            {t('dashboard.range', { from: formatDateTime(data.from), to: formatDateTime(data.to) })}
+          </Typography.Text>
+        ) : null}
+      </Card>
+    </PageContainer>
+  );
+}

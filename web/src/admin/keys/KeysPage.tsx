@@ -1,0 +1,138 @@
+import { PageContainer, type ProColumns } from '@ant-design/pro-components';
+import { App, Button, Dropdown, Space, Tooltip, Typography } from 'antd';
+import { useCallback } from 'react';
+import { useTranslation } from 'react-i18next';
+import { adminKeys, fetchKeys, useDeleteKey, useUpdateKey, type KeyFilters } from '../../api/admin';
+import { errorLine } from '../../api/errors';
+import type { AdminKey } from '../../api/types';
+import { useConfirm } from '../../components/confirm';
+import { KeyQuota } from '../../components/KeyQuota';
+import { StatusTag } from '../../components/StatusTag';
+import { ServerTable } from '../../components/ServerTable';
+import { useServerTable } from '../../components/useServerTable';
+import { formatDateTimeShort } from '../../lib/format';
+import { maskEmail } from '../../lib/mask';
+
+const toFilters = (v: Record<string, unknown>): KeyFilters => {
+  const uid = Number(String(v.owner_email ?? '').trim());
+  return {
+    q: (v.display as string | undefined)?.trim() || undefined,
+    status: (v.state as KeyFilters['status']) || undefined,
+    user_id: Number.isInteger(uid) && uid > 0 ? uid : undefined,
+  };
+};
+
+export default function KeysPage() {
+  const { t } = useTranslation();
+  const { message } = App.useApp();
+  const { confirm, typed } = useConfirm();
+  const update = useUpdateKey();
+  const del = useDeleteKey();
+  const table = useServerTable<AdminKey, KeyFilters>({ queryKey: adminKeys.keys, fetch: fetchKeys, toFilters: useCallback(toFilters, []), initialFilters: {} });
+
+  const act = async (fn: () => Promise<unknown>, ok: string) => {
+    try {
+      await fn();
+      void message.success(ok);
+    } catch (e) {
+      void message.error(errorLine(e, t));
+      throw e;
+    }
+  };
+
+  const onAction = (k: AdminKey, key: string) => {
+    if (key === 'enable') void act(() => update.mutateAsync({ id: k.id, body: { status: 'active' } }), t('keys.enabled_ok')).catch(() => {});
+    if (key === 'disable')
+      confirm({
+        title: t('keys.disable_confirm', { name: k.name || k.display }),
+        content: t('keys.disable_confirm_text'),
+        okText: t('common.disable'),
+        onOk: () => act(() => update.mutateAsync({ id: k.id, body: { status: 'disabled' } }), t('keys.disabled_ok')),
+      });
+    if (key === 'delete')
+      typed({
+        title: t('keys.delete_confirm', { name: k.name || k.display }),
+        content: t('keys.delete_confirm_text'),
+        expected: 'DELETE',
+        okText: t('common.delete'),
+        onOk: () => act(() => del.mutateAsync(k.id), t('keys.deleted')),
+      });
+  };
+
+  const columns: ProColumns<AdminKey>[] = [
+    {
+      title: t('keys.fields.key'),
+      dataIndex: 'display',
+      fieldProps: { placeholder: t('keys.search_placeholder') },
+      formItemProps: { label: t('keys.search_label') },
+      render: (_, k) => (
+        <Space direction="vertical" size={0}>
+          <Typography.Text className="tg-mono">{k.display}</Typography.Text>
+          <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+            {k.name || '—'}
+          </Typography.Text>
+        </Space>
+      ),
+    },
+    {
+      title: t('keys.fields.owner'),
+      dataIndex: 'owner_email',
+      fieldProps: { placeholder: t('keys.owner_placeholder') },
+      formItemProps: { label: t('keys.owner_label') },
+      render: (_, k) => (
+        <Tooltip title={`ID ${k.user_id}`}>
+          <span>{maskEmail(k.owner_email)}</span>
+        </Tooltip>
+      ),
+    },
+    {
+      title: t('keys.fields.status'),
+      dataIndex: 'state',
+      valueType: 'select',
+      valueEnum: { active: { text: t('status.active') }, disabled: { text: t('status.disabled') }, revoked: { text: t('status.revoked') } },
+      render: (_, k) => <StatusTag status={k.state} />,
+    },
+    { title: t('keys.fields.expires_at'), dataIndex: 'expires_at', search: false, render: (_, k) => (k.expires_at ? formatDateTimeShort(k.expires_at) : t('keys.never')) },
+    { title: t('keys.fields.quota'), key: 'quota', search: false, align: 'right', render: (_, k) => <KeyQuota k={k} /> },
+    {
+      title: t('keys.fields.models'),
+      dataIndex: 'allowed_models',
+      search: false,
+      render: (_, k) => (k.allowed_models?.length ? <Typography.Text ellipsis style={{ maxWidth: 200 }}>{k.allowed_models.join(', ')}</Typography.Text> : t('keys.all_models')),
+    },
+    { title: t('keys.fields.group'), dataIndex: 'group', search: false, render: (_, k) => k.group ?? '—' },
+    { title: t('keys.fields.last_used_at'), dataIndex: 'last_used_at', search: false, render: (_, k) => formatDateTimeShort(k.last_used_at) },
+    { title: t('keys.fields.created_at'), dataIndex: 'created_at', search: false, render: (_, k) => formatDateTimeShort(k.created_at) },
+    {
+      title: t('common.actions'),
+      valueType: 'option',
+      fixed: 'right',
+      render: (_, k) =>
+        k.status === 'revoked'
+          ? []
+          : [
+              <Dropdown
+                key="more"
+                menu={{
+                  items: [
+                    k.status === 'active' ? { key: 'disable', label: t('common.disable') } : { key: 'enable', label: t('common.enable') },
+                    { type: 'divider' },
+                    { key: 'delete', label: t('common.delete'), danger: true },
+                  ],
+                  onClick: ({ key }) => onAction(k, key),
+                }}
+              >
+                <Button size="small" type="link">
+                  {t('common.manage')}
+                </Button>
+              </Dropdown>,
+            ],
+    },
+  ];
+
+  return (
+    <PageContainer title={t('keys.title')} content={t('keys.intro')}>
+      <ServerTable<AdminKey, KeyFilters> table={table} columns={columns} settingsKey="admin.keys" rowKey="id" headerTitle={t('keys.list')} />
+    </PageContainer>
+  );
+}

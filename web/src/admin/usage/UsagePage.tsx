@@ -1,0 +1,176 @@
+import { DownloadOutlined } from '@ant-design/icons';
+import { PageContainer, type ProColumns } from '@ant-design/pro-components';
+import { Button, Descriptions, Tooltip, Typography } from 'antd';
+import { useCallback } from 'react';
+import { useTranslation } from 'react-i18next';
+import { adminKeys, fetchUsage, useChannels, usageExportUrl, useUsageTotals, type UsageFilters } from '../../api/admin';
+import type { UsageRecord } from '../../api/types';
+import { Money } from '../../components/Money';
+import { ServerTable } from '../../components/ServerTable';
+import { HttpStatusTag } from '../../components/StatusTag';
+import { posInt, rangeToMs, statusEnum, str, timePresets } from '../../components/usage/filters';
+import { UsageTotalsBar } from '../../components/usage/UsageTotalsBar';
+import { useServerTable } from '../../components/useServerTable';
+import { formatDateTime, formatInt, formatMs, formatTimeCompact } from '../../lib/format';
+import { formatUsd } from '../../lib/money';
+import { maskEmail } from '../../lib/mask';
+
+const toFilters = (v: Record<string, unknown>): UsageFilters => ({
+  ...rangeToMs(v.created_at),
+  user_id: posInt(v.user_email),
+  key_id: posInt(v.key_name),
+  model: str(v.model),
+  channel_id: posInt(v.channel_name),
+  status: str(v.status_code),
+  request_id: str(v.request_id),
+});
+
+function RecordDetail({ r }: { r: UsageRecord }) {
+  const { t } = useTranslation();
+  return (
+    <Descriptions size="small" column={{ xs: 1, md: 2, xl: 3 }} style={{ maxWidth: 1100 }}>
+      <Descriptions.Item label={t('usage.fields.request_id')}>
+        <Typography.Text copyable className="tg-mono">
+          {r.request_id}
+        </Typography.Text>
+      </Descriptions.Item>
+      <Descriptions.Item label={t('usage.fields.endpoint')}>{r.endpoint}</Descriptions.Item>
+      <Descriptions.Item label={t('usage.fields.upstream_model')}>{r.upstream_model ?? '—'}</Descriptions.Item>
+      <Descriptions.Item label={t('usage.fields.user')}>{r.user_email ?? r.user_id}</Descriptions.Item>
+      <Descriptions.Item label={t('usage.fields.stream')}>{r.stream ? t('common.yes') : t('common.no')}</Descriptions.Item>
+      <Descriptions.Item label={t('usage.fields.ttfb')}>{formatMs(r.ttfb_ms)}</Descriptions.Item>
+      <Descriptions.Item label={t('usage.fields.attempts')}>{r.attempts}</Descriptions.Item>
+      <Descriptions.Item label={t('usage.fields.usage_source')}>{r.usage_source}</Descriptions.Item>
+      <Descriptions.Item label={t('usage.fields.client_ip')}>{r.client_ip ?? '—'}</Descriptions.Item>
+      <Descriptions.Item label={t('usage.fields.multiplier')}>×{(r.multiplier_ppm / 1_000_000).toString()}</Descriptions.Item>
+      <Descriptions.Item label={t('usage.fields.arrears')}>
+        <Money micros={r.arrears_micros} />
+      </Descriptions.Item>
+      {r.error_code ? (
+        <Descriptions.Item label={t('usage.fields.error')} span={3}>
+          <Typography.Text type="danger">
+            {r.error_code}: {r.error_message}
+          </Typography.Text>
+        </Descriptions.Item>
+      ) : null}
+    </Descriptions>
+  );
+}
+
+export default function UsagePage() {
+  const { t, i18n } = useTranslation();
+  const channels = useChannels({});
+  const table = useServerTable<UsageRecord, UsageFilters>({
+    queryKey: adminKeys.usage,
+    fetch: fetchUsage,
+    toFilters: useCallback(toFilters, []),
+    initialFilters: {},
+    sort: 'created_at',
+    order: 'desc',
+  });
+  const totals = useUsageTotals(table.state.filters);
+  const n = (v: number) => formatInt(v, i18n.language);
+
+  const columns: ProColumns<UsageRecord>[] = [
+    {
+      title: t('usage.fields.time'),
+      dataIndex: 'created_at',
+      key: 'created_at',
+      valueType: 'dateTimeRange',
+      sorter: true,
+      fieldProps: { presets: timePresets(t), placeholder: [t('usage.from'), t('usage.to')], style: { width: '100%' } },
+      formItemProps: { label: t('usage.fields.time_range') },
+      render: (_, r) => (
+        <Tooltip title={formatDateTime(r.created_at)}>
+          <span style={{ whiteSpace: 'nowrap' }}>{formatTimeCompact(r.created_at)}</span>
+        </Tooltip>
+      ),
+    },
+    { title: t('usage.fields.model'), dataIndex: 'model' },
+    {
+      title: t('usage.fields.channel'),
+      dataIndex: 'channel_name',
+      valueType: 'select',
+      fieldProps: { options: (channels.data?.items ?? []).map((c) => ({ value: String(c.id), label: c.name })), showSearch: true, optionFilterProp: 'label' },
+      render: (_, r) => r.channel_name ?? '—',
+    },
+    {
+      title: t('usage.fields.user'),
+      dataIndex: 'user_email',
+      fieldProps: { placeholder: t('usage.user_id_placeholder') },
+      formItemProps: { label: t('usage.fields.user_id') },
+      render: (_, r) => (
+        <Tooltip title={`ID ${r.user_id}`}>
+          <span>{maskEmail(r.user_email)}</span>
+        </Tooltip>
+      ),
+    },
+    {
+      title: t('usage.fields.key'),
+      dataIndex: 'key_name',
+      fieldProps: { placeholder: t('usage.key_id_placeholder') },
+      formItemProps: { label: t('usage.fields.key_id') },
+      render: (_, r) => (
+        <Tooltip title={`ID ${r.key_id}`}>
+          <span>{r.key_name || `#${r.key_id}`}</span>
+        </Tooltip>
+      ),
+    },
+    { title: t('usage.fields.prompt_tokens'), dataIndex: 'prompt_tokens', key: 'prompt_tokens', search: false, sorter: true, align: 'right', render: (_, r) => n(r.prompt_tokens) },
+    { title: t('usage.fields.completion_tokens'), dataIndex: 'completion_tokens', key: 'completion_tokens', search: false, sorter: true, align: 'right', render: (_, r) => n(r.completion_tokens) },
+    { title: t('usage.fields.cached_tokens'), dataIndex: 'cached_tokens', search: false, align: 'right', render: (_, r) => n(r.cached_tokens) },
+    {
+      title: t('usage.fields.unit_price'),
+      key: 'unit_price',
+      search: false,
+      align: 'right',
+      render: (_, r) => (
+        <Tooltip title={t('usage.unit_price_hint')}>
+          <span className="tg-num" style={{ whiteSpace: 'nowrap', fontSize: 12 }}>
+            {formatUsd(r.input_price_micros_per_1m)} / {formatUsd(r.output_price_micros_per_1m)}
+          </span>
+        </Tooltip>
+      ),
+    },
+    { title: t('usage.fields.charged'), dataIndex: 'charged_micros', key: 'charged_micros', search: false, sorter: true, align: 'right', render: (_, r) => <Money micros={r.charged_micros} /> },
+    { title: t('usage.fields.cost'), dataIndex: 'cost_micros', key: 'cost_micros', search: false, sorter: true, align: 'right', render: (_, r) => <Money micros={r.cost_micros} /> },
+    { title: t('usage.fields.margin'), dataIndex: 'margin_micros', search: false, align: 'right', render: (_, r) => <Money micros={r.margin_micros} colored /> },
+    {
+      title: t('usage.fields.status'),
+      dataIndex: 'status_code',
+      valueType: 'select',
+      valueEnum: statusEnum(t),
+      render: (_, r) => (
+        <Tooltip title={r.error_message ?? undefined}>
+          <span>
+            <HttpStatusTag code={r.status_code} />
+          </span>
+        </Tooltip>
+      ),
+    },
+    { title: t('usage.fields.latency'), dataIndex: 'latency_ms', key: 'latency_ms', search: false, sorter: true, align: 'right', render: (_, r) => formatMs(r.latency_ms) },
+    { title: t('usage.fields.request_id'), dataIndex: 'request_id', hideInTable: true },
+  ];
+
+  return (
+    <PageContainer title={t('usage.admin_title')} content={t('usage.admin_intro')}>
+      <ServerTable<UsageRecord, UsageFilters>
+        table={table}
+        columns={columns}
+        settingsKey="admin.usage"
+        hiddenColumns={['user_email', 'key_name']}
+        rowKey="id"
+        size="small"
+        search={{ defaultCollapsed: true }}
+        headerTitle={t('usage.records')}
+        tableExtraRender={() => <UsageTotalsBar query={totals} />}
+        expandable={{ expandedRowRender: (r) => <RecordDetail r={r} /> }}
+        toolBarRender={() => [
+          <Button key="csv" icon={<DownloadOutlined />} href={usageExportUrl(table.state.filters)} download data-testid="usage-export">
+            {t('usage.export_csv')}
+          </Button>,
+        ]}
+      />
+    </PageContainer>
+  );
+}

@@ -1,0 +1,47 @@
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { ApiError, api, authPost, call } from './client';
+import type { Me } from './types';
+
+export const STAFF_ROLES = new Set(['admin', 'super_admin']);
+export const isStaff = (me: Me | null | undefined) => !!me && STAFF_ROLES.has(me.role);
+
+export const meKey = ['me'] as const;
+
+/** The signed-in person, or null when nobody is (a 401 is an answer here, not an error). */
+export function useMe() {
+  return useQuery({
+    queryKey: meKey,
+    queryFn: async (): Promise<Me | null> => {
+      try {
+        return await call(api.GET('/api/me'));
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 401) return null;
+        throw e;
+      }
+    },
+    staleTime: 60_000,
+    retry: false,
+  });
+}
+
+export function useSignIn() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (v: { email: string; password: string }) => authPost('/api/auth/sign-in/email', { email: v.email.trim(), password: v.password }),
+    onSuccess: async () => {
+      qc.removeQueries({ predicate: (q) => q.queryKey[0] !== 'me' });
+      await qc.invalidateQueries({ queryKey: meKey });
+    },
+  });
+}
+
+export function useSignOut() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: () => authPost('/api/auth/sign-out', {}),
+    onSettled: () => {
+      qc.clear();
+      qc.setQueryData(meKey, null);
+    },
+  });
+}

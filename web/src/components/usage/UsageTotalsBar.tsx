@@ -1,0 +1,48 @@
+import type { UseQueryResult } from '@tanstack/react-query';
+import { Card, Skeleton, Statistic } from 'antd';
+import { useTranslation } from 'react-i18next';
+import { formatInt } from '../../lib/format';
+import { formatUsd } from '../../lib/money';
+
+interface Totals {
+  calls: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  charged_micros: number;
+  cost_micros?: number;
+}
+
+/** Totals over the filtered records, above the usage table. Operators also see cost and margin. */
+export function UsageTotalsBar({ query }: { query: UseQueryResult<Totals> }) {
+  const { t, i18n } = useTranslation();
+  const d = query.data;
+  const items: { key: string; label: string; value: string }[] = d
+    ? [
+        { key: 'calls', label: t('usage.totals.calls'), value: formatInt(d.calls, i18n.language) },
+        { key: 'in', label: t('usage.totals.prompt_tokens'), value: formatInt(d.prompt_tokens, i18n.language) },
+        { key: 'out', label: t('usage.totals.completion_tokens'), value: formatInt(d.completion_tokens, i18n.language) },
+        { key: 'charged', label: t('usage.totals.charged'), value: formatUsd(d.charged_micros) },
+        ...(d.cost_micros !== undefined
+          ? [
+              { key: 'cost', label: t('usage.totals.cost'), value: formatUsd(d.cost_micros) },
+              { key: 'margin', label: t('usage.totals.margin'), value: formatUsd(d.charged_micros - d.cost_micros) },
+            ]
+          : []),
+      ]
+    : [];
+  return (
+    <Card size="small" style={{ marginBottom: 16 }} data-testid="usage-totals">
+      {query.isPending ? (
+        <Skeleton active paragraph={false} />
+      ) : query.isError ? (
+        <span>{t('usage.totals.unavailable')}</span>
+      ) : (
+        <div style={{ display: 'grid', gridTemplateColumns: 'repeat(auto-fill, minmax(140px, 1fr))', gap: 12 }}>
+          {items.map((i) => (
+            <Statistic key={i.key} title={i.label} value={i.value} valueStyle={{ fontSize: 20, fontVariantNumeric: 'tabular-nums' }} />
+          ))}
+        </div>
+      )}
+    </Card>
+  );
+}

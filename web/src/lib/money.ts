@@ -1,0 +1,73 @@
+/**
+ * Money in the console. The API speaks integer micro-USD (`*_micros`, 1 USD = 1 000 000); we only
+ * ever turn those into text for people, digit by digit, and send USD back as decimal *strings*
+ * (`"-3.5"`) that the server parses exactly. No float arithmetic touches an amount that goes back.
+ */
+
+const MICROS = 1_000_000n;
+
+/** A USD decimal the server accepts: optional sign, digits, at most 6 decimals. */
+export const USD_PATTERN = /^[+-]?\d+(\.\d{1,6})?$/;
+/** Same, never negative. */
+export const USD_POSITIVE_PATTERN = /^\d+(\.\d{1,6})?$/;
+
+/** Exact decimal text of an amount in micros, e.g. 1500000 → "1.5", -250 → "-0.00025". */
+export function microsToUsdString(micros: number | bigint): string {
+  const v = BigInt(micros);
+  const neg = v < 0n;
+  const abs = neg ? -v : v;
+  const whole = abs / MICROS;
+  const frac = (abs % MICROS).toString().padStart(6, '0').replace(/0+$/, '');
+  return `${neg ? '-' : ''}${whole}${frac ? '.' + frac : ''}`;
+}
+
+/** Parse a USD decimal string into micros (exact), or null when it is not one. */
+export function usdToMicros(text: string): bigint | null {
+  const s = text.trim();
+  if (!USD_PATTERN.test(s)) return null;
+  const neg = s.startsWith('-');
+  const body = s.replace(/^[+-]/, '');
+  const [whole = '0', frac = ''] = body.split('.');
+  const v = BigInt(whole) * MICROS + BigInt(frac.padEnd(6, '0'));
+  return neg ? -v : v;
+}
+
+/** Normalise what a person typed ("  +3.50 ") into what the server expects ("3.5"), or null. */
+export function normalizeUsd(text: string): string | null {
+  const m = usdToMicros(text);
+  return m === null ? null : microsToUsdString(m);
+}
+
+export interface FormatUsdOptions {
+  /** Decimals always shown (default 2); up to 6 are shown when the amount has them. */
+  minDecimals?: number;
+  /** Prefix a plus sign on positive amounts (ledger entries). */
+  signed?: boolean;
+}
+
+/** "$1,234.50", "$0.000150", "-$3.50": grouping, at least two decimals, up to six, never rounded. */
+export function formatUsd(micros: number | bigint | null | undefined, opts: FormatUsdOptions = {}): string {
+  if (micros === null || micros === undefined) return '—';
+  const v = BigInt(micros);
+  const neg = v < 0n;
+  const abs = neg ? -v : v;
+  const whole = (abs / MICROS).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  let frac = (abs % MICROS).toString().padStart(6, '0').replace(/0+$/, '');
+  const min = opts.minDecimals ?? 2;
+  if (frac.length < min) frac = frac.padEnd(min, '0');
+  const sign = neg ? '-' : opts.signed && v > 0n ? '+' : '';
+  return `${sign}$${whole}${frac ? '.' + frac : ''}`;
+}
+
+/**
+ * A per-1M-token price (micros) as a USD decimal per 1K tokens ("0.00015"), exactly: micro-USD per 1M tokens equals
+ * nano-USD per 1K tokens, so the same integer is read with 9 decimals instead of 6.
+ */
+export function per1kFromPer1mMicros(microsPer1m: number | bigint): string {
+  const nano = BigInt(microsPer1m);
+  const neg = nano < 0n;
+  const abs = neg ? -nano : nano;
+  const NANO = 1_000_000_000n;
+  const frac = (abs % NANO).toString().padStart(9, '0').replace(/0+$/, '');
+  return `${neg ? '-' : ''}${abs / NANO}${frac ? '.' + frac : ''}`;
+}
