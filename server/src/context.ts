@@ -95,8 +95,9 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       await optimize();
       jobs.add({ name: 'sqlite-optimize', everyMs: 3600_000, exclusive: false, run: optimize });
     }
-    if (config.jobs.channelTestIntervalMin > 0) {
-      jobs.add({ name: 'test-channels', everyMs: config.jobs.channelTestIntervalMin * 60_000, exclusive: true, run: () => health.testAll() });
+    const channelTestEveryMs = config.jobs.channelTestIntervalMs ?? config.jobs.channelTestIntervalMin * 60_000;
+    if (channelTestEveryMs > 0) {
+      jobs.add({ name: 'test-channels', everyMs: channelTestEveryMs, exclusive: true, run: () => health.testAll() });
     }
     jobs.start();
   }

@@ -51,6 +51,13 @@ describe('loadConfig', () => {
     expect(c.port).toBe(4000);
     expect(c.gateway.retries).toBe(3);
     expect(c.gateway.cooldownMs).toBe(5000);
+    // the environment's names work in the file too, and a misspelt setting is refused
+    writeFileSync(file, JSON.stringify({ PORT: 4100, GATEWAY_RETRIES: 4, TOLLGATE_DATA_DIR: d }));
+    const flat = loadConfig({ TOLLGATE_CONFIG: file } as NodeJS.ProcessEnv);
+    expect(flat.port).toBe(4100);
+    expect(flat.gateway.retries).toBe(4);
+    writeFileSync(file, JSON.stringify({ PROT: 4100, dataDir: d }));
+    expect(() => loadConfig({ TOLLGATE_CONFIG: file } as NodeJS.ProcessEnv)).toThrow(/unknown setting "PROT"/);
     writeFileSync(file, '{ not json');
     expect(() => loadConfig({ TOLLGATE_CONFIG: file } as NodeJS.ProcessEnv)).toThrow(/cannot read config file/);
   });

@@ -56,6 +56,8 @@ const ConfigSchema = z.object({
       sweepIntervalMs: intFromEnv(100).default(10_000),
       /** Minutes between scheduled channel health checks; 0 turns the schedule off. */
       channelTestIntervalMin: intFromEnv(0).default(0),
+      /** The same in milliseconds, for intervals under a minute; wins over the minutes when set. */
+      channelTestIntervalMs: intFromEnv(1_000).optional(),
     })
     .prefault({}),
 });
@@ -92,6 +94,7 @@ const ENV_MAP: Record<string, string> = {
   LIVE_POLL_MS: 'live.pollMs',
   SWEEP_INTERVAL_MS: 'jobs.sweepIntervalMs',
   CHANNEL_TEST_INTERVAL_MIN: 'jobs.channelTestIntervalMin',
+  CHANNEL_TEST_INTERVAL_MS: 'jobs.channelTestIntervalMs',
 };
 
 /** Names of the environment variables we read, for the README and `--help`. */
@@ -119,6 +122,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Reco
       raw = JSON.parse(readFileSync(file, 'utf8'));
     } catch (err) {
       throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+    }
+  }
+  // The file may use the environment's names (`"GATEWAY_RETRIES": 3`) or the nested settings
+  // (`"gateway": {"retries": 3}`); anything else is a typo, and a typo must not pass silently.
+  for (const [k, v] of Object.entries(raw)) {
+    if (k in ENV_MAP) {
+      delete raw[k];
+      setPath(raw, ENV_MAP[k]!, v);
+    } else if (!(k in ConfigSchema.shape)) {
+      throw new ConfigError(`config file ${file}: unknown setting "${k}" (use the environment variable names of the README, e.g. "PORT")`);
     }
   }
   for (const [name, path] of Object.entries(ENV_MAP)) {
