@@ -1,3 +1,5 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from './app.js';
 import type { Config } from './config/index.js';
@@ -18,6 +20,7 @@ export async function startServer(config: Config, opts: { log?: Logger; print?: 
   try {
     await ensureSuperAdmin(ctx.db, config, ctx.log, opts.print);
     const app = await buildServer(ctx);
+    const unanswered = trackUnanswered(app);
     await app.listen({ port: config.port, host: config.host });
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.port;
@@ -34,7 +37,15 @@ export async function startServer(config: Config, opts: { log?: Logger; print?: 
           app.server.closeAllConnections();
         }, graceMs);
         timer.unref();
-        await app.close();
+        // server.close() waits for every open connection, and closes only those idle at that
+        // moment: a keep-alive connection whose call ends later, or one opened but not used yet,
+        // would hold the exit until its client hangs up (or the grace period). Close each as soon
+        // as it has no request in progress.
+        const idleSweep = setInterval(() => {
+          for (const [socket, n] of unanswered) if (n === 0) socket.destroy();
+        }, 100);
+        idleSweep.unref();
+        await app.close().finally(() => clearInterval(idleSweep));
         // Connections are closed; handlers of calls whose caller left may still be settling.
         await ctx.relay.idle(graceMs);
         clearTimeout(timer);
@@ -46,4 +57,21 @@ export async function startServer(config: Config, opts: { log?: Logger; print?: 
     await ctx.close();
     throw err;
   }
+}
+
+/** Every open connection with the number of its requests not yet answered. */
+function trackUnanswered(app: FastifyInstance): Map<Socket, number> {
+  const open = new Map<Socket, number>();
+  app.server.on('connection', (socket: Socket) => {
+    open.set(socket, 0);
+    socket.once('close', () => open.delete(socket));
+  });
+  app.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    if (open.has(socket)) open.set(socket, open.get(socket)! + 1);
+    res.once('close', () => {
+      if (open.has(socket)) open.set(socket, open.get(socket)! - 1);
+    });
+  });
+  return open;
 }

@@ -1,5 +1,6 @@
 import type { Config } from '../config/index.js';
 import type { Db } from '../db/index.js';
+import { AppError } from '../errors.js';
 import { randomBase62 } from '../lib/ids.js';
 import type { Logger } from '../log.js';
 import { createUser, findUserByEmail, setPassword } from './users.js';
@@ -20,7 +21,15 @@ export async function ensureSuperAdmin(db: Db, config: Config, log: Logger, prin
     await db.kysely.updateTable('users').set({ role: 'super_admin', status: 'active' }).where('id', '=', found.id).execute();
     await setPassword(db, found.id, password);
   } else {
-    await createUser(db, { email, password, name: 'Administrator', role: 'super_admin', emailVerified: true });
+    try {
+      await createUser(db, { email, password, name: 'Administrator', role: 'super_admin', emailVerified: true });
+    } catch (err) {
+      // Processes started together on a fresh database race to create the admin: the loser finds
+      // the winner's, and starts as if it had been there (only the winner prints the password).
+      const now = await db.kysely.selectFrom('users').select('id').where('role', '=', 'super_admin').executeTakeFirst();
+      if (err instanceof AppError && err.code === 'already_exists' && now) return null;
+      throw err;
+    }
   }
   log.info({ email }, 'first super-admin created');
   if (!config.adminPassword) {
