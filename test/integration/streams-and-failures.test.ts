@@ -156,6 +156,29 @@ describe('streams cut short', () => {
     expect(await cash()).toBe(before - expected);
   });
 
+  it('an upstream that breaks after only the opening event charges nothing: the hold is voided', async () => {
+    for (const fault of ['dropAfterChunks=0', 'malformedAfterChunks=0']) {
+      const content = `Nothing to show. [[fake:${fault}]]`;
+      const before = await cash();
+      const { data: stream, response } = await client.chat.completions
+        .create({ model: 'm-stream', messages: [{ role: 'user', content }], stream: true })
+        .withResponse();
+      let text = '';
+      const err = await (async () => {
+        for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+      })().catch((e: unknown) => e);
+      expect(err, fault).toBeInstanceOf(OpenAI.APIError);
+      expect(text).toBe('');
+      const rid = response.headers.get('x-request-id')!;
+      const { usage, entries } = await chargeOf(db(), rid);
+      expect(usage, fault).toMatchObject({ completion_tokens: 0, charged_micros: 0, error_code: fault.startsWith('drop') ? 'upstream_broken' : 'upstream_malformed' });
+      expect(entries).toHaveLength(0);
+      const hold = await db().selectFrom('holds').selectAll().where('request_id', '=', rid).executeTakeFirstOrThrow();
+      expect(hold.status).toBe('voided');
+      expect(await cash()).toBe(before);
+    }
+  });
+
   it('a malformed event cuts the stream there; the caller pays for what came before it', async () => {
     const content = 'Garble. [[fake:malformedAfterChunks=2]]';
     const before = await cash();

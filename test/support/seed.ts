@@ -25,10 +25,10 @@ export async function addPrice(ctx: AppContext, model: string, p: PriceInput) {
   return v;
 }
 
-/** A user with `balanceUsd` of cash and one key. */
-export async function addUserWithKey(ctx: AppContext, opts: { email?: string; balanceUsd?: string; password?: string; key?: KeyInput } = {}) {
+/** A user with `balanceUsd` of cash and one key (in `group`, default "default"). */
+export async function addUserWithKey(ctx: AppContext, opts: { email?: string; balanceUsd?: string; password?: string; group?: string; key?: KeyInput } = {}) {
   const email = opts.email ?? `user${++seq}-${Date.now()}@example.com`;
-  const { user, wallet } = await createUser(ctx.db, { email, password: opts.password ?? 'password-123' });
+  const { user, wallet } = await createUser(ctx.db, { email, password: opts.password ?? 'password-123', ...(opts.group ? { group: opts.group } : {}) });
   if (opts.balanceUsd && parseMicros(opts.balanceUsd) > 0) {
     await adjustCash(ctx.db, { walletId: wallet.id, userId: user.id, amount: parseMicros(opts.balanceUsd), type: 'topup', reason: 'test', actorId: null });
   }

@@ -131,7 +131,10 @@ export async function adjustCash(db: Db, a: CashAdjustment): Promise<AdjustmentR
       return { entry, wallet: walletView(final), replayed: false, arrearsRepaid: repaid };
     });
   } catch (err) {
-    if (idem && isUniqueViolation(err)) {
+    // A concurrent request with the same key may have committed while this one ran: its insert then
+    // fails as a duplicate, or — for a deduction — its conditional update no longer fits because
+    // the money is already gone. Either way the key was used: answer with that result.
+    if (idem && (isUniqueViolation(err) || (err instanceof AppError && err.code === 'insufficient_funds'))) {
       const replay = await replayOf(db, idem, a);
       if (replay) return replay;
     }

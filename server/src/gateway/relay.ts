@@ -65,6 +65,19 @@ async function readErrorBody(body: Dispatcher.ResponseData['body'], limit = 64 *
 }
 
 /**
+ * Whether a stream that ended (completely, cut by the caller, or broken upstream) is charged.
+ *  - Completed, or cut by the caller: charged for what was delivered — a caller who hangs up
+ *    after the opening event still made the upstream read the prompt.
+ *  - Broken upstream: charged only if it delivered output (completion tokens). A stream that
+ *    failed after only its opening role event gave the caller nothing; DESIGN.md: "nothing is
+ *    charged for a call that failed upstream".
+ */
+export function streamBillable(errorCode: string | null, eventsDelivered: number, completionTokens: number): boolean {
+  if (errorCode && errorCode !== 'client_closed') return completionTokens > 0;
+  return eventsDelivered > 0 || completionTokens > 0;
+}
+
+/**
  * The relay: admit a call (key, model, IP, rate), hold its estimated cost, forward it to the best
  * channel with failover, relay the answer (streamed chunk by chunk, or whole), and settle the
  * actual cost — or void the hold when nothing was delivered. No path leaves a hold open: every
@@ -374,8 +387,7 @@ export class Relay {
       errorCode,
       errorMessage,
       ttfbMs,
-      // Charged when anything was delivered; a stream that never produced an event costs nothing.
-      billable: meter.delivered.length > 0 || usage.completionTokens > 0,
+      billable: streamBillable(errorCode, meter.delivered.length, usage.completionTokens),
     };
   }
 
