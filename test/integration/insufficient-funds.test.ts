@@ -208,6 +208,48 @@ describe('arrears', () => {
     );
   });
 
+  it("pays arrears from the account's own cash once the calls that held it settle, and lets the next call through", async () => {
+    // A long-running call holds most of the money; meanwhile a call without max_tokens runs over
+    // and, since it must not draw into that hold, books arrears. The long call then settles for far
+    // less than it held, which leaves cash on an account that is blocked for arrears.
+    const slow = 'Take your time. [[fake:chunkDelayMs=80]]';
+    const over = 'Talk a lot now. [[fake:completionTokens=200]]';
+    const slowHold = expectedCost(PRICE, { prompt: chatPromptTokens([slow]), completion: 500 });
+    const slowCost = expectedCost(PRICE, { prompt: chatPromptTokens([slow]), completion: 10 });
+    const overHold = expectedCost(PRICE, { prompt: chatPromptTokens([over]), completion: DEFAULT_MAX_OUT });
+    const overCost = expectedCost(PRICE, { prompt: chatPromptTokens([over]), completion: 200 });
+    const u = await addUserWithKey(srv.ctx, { balanceUsd: ((slowHold + overHold) / 1e6).toFixed(6) });
+    const client = sdk(u.key);
+
+    const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: slow }], max_tokens: 500, stream: true });
+    const chunks = stream[Symbol.asyncIterator]();
+    await chunks.next(); // the slow call is under way: its hold is placed
+    const { response } = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: over }] }).withResponse();
+    const { usage } = await chargeOf(db(), response.headers.get('x-request-id')!);
+    const arrears = overCost - overHold;
+    expect(usage).toMatchObject({ charged_micros: overHold, arrears_micros: arrears });
+    expect(await walletOf(srv.ctx, u.wallet.id)).toMatchObject({ cash_micros: slowHold, pending_micros: slowHold, arrears_micros: arrears });
+    for (let c = await chunks.next(); !c.done; c = await chunks.next());
+
+    const left = slowHold - slowCost;
+    expect(left).toBeGreaterThan(arrears);
+    expect(await walletOf(srv.ctx, u.wallet.id)).toMatchObject({ cash_micros: left, pending_micros: 0, arrears_micros: arrears });
+
+    // the next call pays the arrears from that cash and goes through
+    const ok = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }], max_tokens: 1 });
+    expect(ok.choices[0]!.message.content).toBe('hello');
+    const okCost = expectedCost(PRICE, { prompt: chatPromptTokens(['x']), completion: 1 });
+    expect(await walletOf(srv.ctx, u.wallet.id)).toMatchObject({ cash_micros: left - arrears - okCost, pending_micros: 0, arrears_micros: 0 });
+    const repayments = await db().selectFrom('ledger_entries').selectAll().where('wallet_id', '=', u.wallet.id).where('type', '=', 'arrears_repayment').execute();
+    expect(repayments.map((r) => [r.bucket, r.amount_micros, r.reason]).sort()).toEqual(
+      [
+        ['arrears', -arrears, 'arrears paid from free cash'],
+        ['cash', -arrears, 'arrears paid from free cash'],
+      ].sort(),
+    );
+    expect(await bookProblems(db(), u.wallet.id)).toEqual([]);
+  });
+
   it('draws the overrun from free money when there is enough, with no arrears', async () => {
     const content = 'Run over a bit. [[fake:completionTokens=40]]';
     const prompt = chatPromptTokens([content]);

@@ -877,6 +877,20 @@ async function audit(phase: string): Promise<{ problems: string[]; expected: Exp
     }
   }
 
+  // --- arrears the gateway paid from the account's own free cash, when it refused a call for
+  // arrears: each repayment is a cash entry and an arrears entry of the same amount ---
+  for (const person of people) {
+    const auto = ledgerRows.filter((e) => Number(e.wallet_id) === person.walletId && e.type === 'arrears_repayment' && e.ref_type === 'wallet');
+    const cashSide = auto.filter((e) => e.bucket === 'cash');
+    const arrearsSide = auto.filter((e) => e.bucket === 'arrears');
+    const sum = (rows: typeof auto) => rows.reduce((n, e) => n + Number(e.amount_micros), 0);
+    if (cashSide.length !== arrearsSide.length || sum(cashSide) !== sum(arrearsSide) || auto.some((e) => Number(e.amount_micros) >= 0)) {
+      p(`wallet ${person.walletId}: repayments from free cash do not pair up: ${JSON.stringify(auto.map((e) => [e.bucket, e.amount_micros]))}`);
+    }
+    if (cashSide.length > 0) count('repayments of arrears from free cash');
+    repaid.set(person.walletId, repaid.get(person.walletId)! - sum(arrearsSide));
+  }
+
   // --- wallets: the model against the columns, the columns against the ledger ---
   const arrearsExpected = new Map<number, number>();
   for (const person of people) {
@@ -890,8 +904,8 @@ async function audit(phase: string): Promise<{ problems: string[]; expected: Exp
     if (arr !== wantArrears) p(`wallet ${id}: arrears ${arr}, the model says ${wantArrears} (booked ${booked.get(id)}, repaid ${repaid.get(id)})`);
     if (booked.get(id)! > overrun.get(id)!) p(`wallet ${id}: ${booked.get(id)} booked as arrears, more than the ${overrun.get(id)} that holds did not cover`);
     if (cash > 0 && arr > 0) {
-      // blocked for arrears while holding cash (freed by holds that settled for less after the
-      // arrears were booked): paid only by the next top-up
+      // in arrears while holding cash (freed by holds that settled for less after the arrears
+      // were booked): the next call pays them from it, or the next top-up does
       count('wallets blocked by arrears while holding cash');
       if (cash >= arr) count('… with cash enough to pay them');
     }
@@ -957,13 +971,28 @@ describe(`ledger workload (${OPS} operations, ${CONCURRENCY} in flight)`, () => 
       return a.responses[0]!;
     };
     const walletNow = (u: number) => db().selectFrom('wallets').selectAll().where('id', '=', people[u]!.walletId).executeTakeFirstOrThrow();
-    /** In arrears: refused; a top-up pays them off first (nothing is held now) and leaves 2000 of cash. */
+    /**
+     * In arrears (nothing is held now): the next call first pays them from the account's own cash;
+     * while any remain it is refused. Then a top-up pays what is left first and leaves 2000 of cash.
+     */
     const unblock = async (u: number, why: string) => {
-      const arrears = Number((await walletNow(u)).arrears_micros);
-      if (arrears > 0) {
+      const w0 = await walletNow(u);
+      const [cash0, arrears0] = [Number(w0.cash_micros), Number(w0.arrears_micros)];
+      if (arrears0 > 0) {
         const o = await call(drainCall(u, u));
-        expect([o.status, o.code], `${SEED_MSG}: user ${u} in arrears ${arrears} (${why})`).toEqual([402, 'account_in_arrears']);
+        const w1 = await walletNow(u);
+        const paid = Math.min(cash0, arrears0);
+        const tag = `${SEED_MSG}: user ${u} in arrears ${arrears0} with cash ${cash0} (${why})`;
+        if (paid < arrears0) {
+          expect([o.status, o.code], tag).toEqual([402, 'account_in_arrears']);
+          expect([Number(w1.cash_micros), Number(w1.arrears_micros)], tag).toEqual([0, arrears0 - paid]);
+        } else {
+          // paid off from its own cash: the call goes through if what is left covers its hold
+          expect(Number(w1.arrears_micros), tag).toBe(0);
+          expect(o.status === 200 || (o.status === 402 && o.code === 'insufficient_funds'), `${tag}: ${o.status} ${o.code}`).toBe(true);
+        }
       }
+      const arrears = Number((await walletNow(u)).arrears_micros);
       const r = await adjust({ i: n++, kind: 'adjust', server: u, user: u, amount: arrears + 2000, idem: `ledger-${SEED}-drain-${n}`, replay: 'none' });
       expect(r, `${SEED_MSG}: user ${u} paying ${arrears} of arrears (${why})`).toMatchObject({ status: 200, body: { replayed: false, arrears_repaid_micros: arrears, user: { arrears_micros: 0 } } });
       return r.body.user.cash_micros as number;

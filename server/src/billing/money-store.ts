@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { inTransaction, isUniqueViolation, type Db, type Tx } from '../db/index.js';
 import type { NewUsageRecord, Wallet } from '../db/schema.js';
 import { GroupCommit, type Outcome } from './group-commit.js';
+import { repayArrearsFromCash } from './wallets.js';
 import {
   planReleases,
   planSettlements,
@@ -45,6 +46,8 @@ export interface MoneyStore {
   release(r: ReleaseInput): Promise<boolean>;
   /** Expire every pending hold whose deadline has passed. Returns how many were expired. */
   expireOverdue(now?: number, limit?: number): Promise<number>;
+  /** Pay a wallet's arrears from its own free cash (see wallets.ts); returns the amount repaid. */
+  repayArrears(walletId: number, now?: number): Promise<number>;
   /** Resolves when everything submitted so far has been written. */
   idle(): Promise<void>;
 }
@@ -107,6 +110,9 @@ abstract class BatchedMoneyStore implements MoneyStore {
 
   expireOverdue(now?: number, limit?: number): Promise<number> {
     return this.#expire(now, limit);
+  }
+  repayArrears(walletId: number, now?: number): Promise<number> {
+    return repayArrearsFromCash(this.db, walletId, now);
   }
 
   async idle(): Promise<void> {
@@ -206,6 +212,9 @@ class SqliteMoneyStore implements MoneyStore {
   }
   expireOverdue(now?: number, limit?: number): Promise<number> {
     return this.#expire(now, limit);
+  }
+  repayArrears(walletId: number, now?: number): Promise<number> {
+    return repayArrearsFromCash(this.db, walletId, now);
   }
   idle(): Promise<void> {
     return this.#ops.idle();

@@ -124,8 +124,16 @@ export async function adjustCash(db: Db, a: CashAdjustment): Promise<AdjustmentR
       let repaid = 0;
       let final = w;
       if (a.amount > 0 && w.arrears_micros > 0) {
-        repaid = Math.min(w.arrears_micros, w.cash_micros, Math.max(0, fundsOf(w) - w.pending_micros));
-        if (repaid > 0) final = await repayArrears(db, trx, w, repaid, a, entryId, now);
+        repaid = repayableArrears(w);
+        if (repaid > 0) {
+          final = await repayArrears(db, trx, w, repaid, now, {
+            userId: a.userId,
+            actorId: a.actorId,
+            ref: { type: 'ledger', id: String(entryId) },
+            idempotencyPrefix: `repay:${entryId}`,
+            reason: 'arrears paid from new cash',
+          });
+        }
       }
       const entry = await trx.selectFrom('ledger_entries').selectAll().where('id', '=', entryId).executeTakeFirstOrThrow();
       return { entry, wallet: walletView(final), replayed: false, arrearsRepaid: repaid };
@@ -142,7 +150,22 @@ export async function adjustCash(db: Db, a: CashAdjustment): Promise<AdjustmentR
   }
 }
 
-async function repayArrears(db: Db, trx: Tx, w: Wallet, amount: number, a: CashAdjustment, entryId: number, now: number) {
+/** Arrears that the wallet's cash can pay now without uncovering money held for calls in progress. */
+function repayableArrears(w: Wallet): number {
+  return Math.max(0, Math.min(w.arrears_micros, w.cash_micros, fundsOf(w) - w.pending_micros));
+}
+
+interface Repayment {
+  userId: number | null;
+  actorId: number | null;
+  ref: { type: string; id: string };
+  /** Entries get `<prefix>:cash` / `<prefix>:arrears` keys; null when the wallet's lock is the guard. */
+  idempotencyPrefix: string | null;
+  reason: string;
+}
+
+/** Move `amount` from cash to paying arrears: two ledger entries, one wallet update. */
+async function repayArrears(db: Db, trx: Tx, w: Wallet, amount: number, now: number, r: Repayment) {
   await trx
     .updateTable('wallets')
     .set({ cash_micros: sql`cash_micros - ${amount}`, arrears_micros: sql`arrears_micros - ${amount}`, updated_at: now })
@@ -154,21 +177,45 @@ async function repayArrears(db: Db, trx: Tx, w: Wallet, amount: number, a: CashA
     .values(
       (['cash', 'arrears'] as const).map((bucket) => ({
         wallet_id: w.id,
-        user_id: a.userId,
+        user_id: r.userId,
         bucket,
         type: 'arrears_repayment',
         amount_micros: -amount,
         balance_after_micros: bucketValue(after, bucket),
-        idempotency_key: `repay:${entryId}:${bucket}`,
-        ref_type: 'ledger',
-        ref_id: String(entryId),
-        reason: 'arrears paid from new cash',
-        actor_id: a.actorId,
+        idempotency_key: r.idempotencyPrefix ? `${r.idempotencyPrefix}:${bucket}` : null,
+        ref_type: r.ref.type,
+        ref_id: r.ref.id,
+        reason: r.reason,
+        actor_id: r.actorId,
         created_at: now,
       })),
     )
     .execute();
   return lockWallet(db, trx, w.id);
+}
+
+/**
+ * Pay a wallet's arrears from its own free cash. Arrears are booked when a call runs over what
+ * could be drawn; if other calls of the account held money at that moment, and then settled for
+ * less than they held (or failed), cash is left over once they finish — the account must not stay
+ * blocked while it holds the money to pay. The gateway calls this when it refuses a hold for
+ * arrears, so only such refused calls pay for it. Returns the amount repaid (0 when nothing could
+ * be). The wallet's row lock makes it safe to run concurrently: a second run finds less to pay.
+ */
+export async function repayArrearsFromCash(db: Db, walletId: number, now = Date.now()): Promise<number> {
+  return inTransaction(db, async (trx) => {
+    const w = await lockWallet(db, trx, walletId);
+    const amount = repayableArrears(w);
+    if (amount === 0) return 0;
+    await repayArrears(db, trx, w, amount, now, {
+      userId: w.user_id,
+      actorId: null,
+      ref: { type: 'wallet', id: String(w.id) },
+      idempotencyPrefix: null,
+      reason: 'arrears paid from free cash',
+    });
+    return amount;
+  });
 }
 
 async function replayOf(db: Db, idem: string, a: CashAdjustment): Promise<AdjustmentResult | null> {

@@ -156,17 +156,20 @@ export class Relay {
     );
     const now = Date.now();
     const requestId = req.id;
-    const held = await this.d.money.hold(
-      {
-        requestId,
-        walletId: principal.walletId,
-        keyId: principal.keyId,
-        amount: estimate,
-        keyQuota: principal.hasQuota,
-        expiresAt: now + config.gateway.holdTtlMs,
-      },
-      now,
-    );
+    const hold = {
+      requestId,
+      walletId: principal.walletId,
+      keyId: principal.keyId,
+      amount: estimate,
+      keyQuota: principal.hasQuota,
+      expiresAt: now + config.gateway.holdTtlMs,
+    };
+    let held = await this.d.money.hold(hold, now);
+    // Arrears the account's own free cash can pay (cash left once the calls that held it settled)
+    // are paid now, and the call tried once more; only refused calls take this path.
+    if (!held.ok && held.reason === 'account_in_arrears' && (await this.d.money.repayArrears(principal.walletId)) > 0) {
+      held = await this.d.money.hold(hold, now);
+    }
     if (!held.ok) {
       this.d.metrics.refusals.inc({ reason: held.reason });
       throw new AppError(held.reason, REFUSAL_MESSAGES[held.reason]);
