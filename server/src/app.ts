@@ -127,7 +127,22 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
       }
     });
     if (existsSync(WEB_DIST + 'index.html')) {
-      await app.register(fastifyStatic, { root: WEB_DIST, wildcard: false, index: false, maxAge: '1h', immutable: false });
+      await app.register(fastifyStatic, {
+        root: WEB_DIST,
+        wildcard: false,
+        index: false,
+        maxAge: '1h',
+        immutable: false,
+        // The web build writes .br and .gz beside each asset (web/vite.config.ts): sent to browsers that take them.
+        preCompressed: true,
+        // index.html names the hashed chunks, so it is revalidated on every load (cached for an hour, a
+        // browser kept asking for the previous build's chunks after an upgrade); the hashed files
+        // under /assets never change and are cached for good.
+        setHeaders: (reply, path) => {
+          if (path.endsWith('.html')) reply.header('cache-control', 'no-cache');
+          else if (path.includes('/assets/')) reply.header('cache-control', 'public, max-age=31536000, immutable');
+        },
+      });
     }
   }
 
@@ -137,6 +152,9 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
       return reply.code(404).send(openaiErrorBody(e));
     }
     if (req.url.startsWith('/api')) return reply.code(404).send(apiErrorBody(new AppError('not_found', `No such endpoint: ${req.method} ${req.url.split('?')[0]}`)));
+    // A built file that does not exist (an old chunk asked for by a tab opened before an upgrade)
+    // is a 404, not the SPA's index.html under a .js name.
+    if (req.url.startsWith('/assets/')) return reply.code(404).type('text/plain').send('Not found');
     // Everything else belongs to the single-page app, which routes on the client.
     if (serveApi && req.method === 'GET' && existsSync(WEB_DIST + 'index.html')) {
       return reply.header('cache-control', 'no-cache').sendFile('index.html');

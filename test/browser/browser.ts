@@ -48,11 +48,21 @@ export async function openSession(
   return s;
 }
 
+/**
+ * Wait until the page has stopped loading what it shows: no spinner, no skeleton; charts get
+ * time for their entry animation. Quicker than waiting for the network to go idle.
+ */
+export async function settle(page: Page): Promise<void> {
+  await page
+    .waitForFunction("!document.querySelector('.ant-skeleton-active, .ant-spin-spinning, .ant-btn-loading')", undefined, { timeout: 10_000, polling: 50 })
+    .catch(() => {});
+  await page.waitForTimeout((await page.locator('canvas').count()) ? 800 : 150);
+}
+
 /** A full-page screenshot named after the language and width, for people to look at. */
 export async function shot(s: Session, name: string): Promise<string> {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
-  // Let charts finish their entry animation and fonts settle.
-  await s.page.waitForTimeout(700);
+  await settle(s.page);
   const path = join(SCREENSHOT_DIR, `${s.width < 600 ? 'phone' : 'desktop'}-${s.lang}-${name}.png`);
   await s.page.screenshot({ path, fullPage: true });
   return path;
@@ -82,6 +92,41 @@ export function drawerSubmit(page: Page): Locator {
 /** The OK button of the open Modal.confirm. */
 export function confirmOk(page: Page): Locator {
   return page.locator('.ant-modal-confirm-btns .ant-btn-primary');
+}
+
+/** Pick `option` in the antd Select that holds the form field `#id` (a query form's select). */
+export async function pickOption(page: Page, id: string, option: string | RegExp): Promise<void> {
+  await page.locator('.ant-select').filter({ has: page.locator(`#${id}`) }).click();
+  await openDropdown(page).locator('.ant-select-item-option').filter({ hasText: option }).first().click();
+}
+
+/** Type into a searching select (a user or key picker, by its test id) and pick the option that shows up. */
+export async function searchAndPick(page: Page, testId: string, typed: string, option: string | RegExp = typed): Promise<void> {
+  await page.getByTestId(testId).click();
+  await page.getByTestId(testId).locator('input').fill(typed);
+  await openDropdown(page).locator('.ant-select-item-option').filter({ hasText: option }).first().click();
+}
+
+/** The select drop-down on screen (antd keeps closed ones in the page, hidden). */
+export function openDropdown(page: Page): Locator {
+  return page.locator('.ant-select-dropdown:not(.ant-select-dropdown-hidden)');
+}
+
+/** A table row by the exact text of one of its cells (a key's name, a channel's name). */
+export function rowWith(page: Page, text: string): Locator {
+  return page.locator('.ant-table-row').filter({ has: page.getByText(text, { exact: true }) });
+}
+
+/**
+ * Run `fn`, which provokes failed requests on purpose (a refused form, a server made to fail), and
+ * take the browser's "Failed to load resource" lines it causes (and those matching `alsoExpected`)
+ * off the session's error list; any other error it causes stays there.
+ */
+export async function provoking(s: Session, fn: () => Promise<void>, alsoExpected?: RegExp): Promise<void> {
+  const before = s.errors.length;
+  await fn();
+  const caused = s.errors.splice(before);
+  s.errors.push(...caused.filter((e) => !/Failed to load resource/.test(e) && !alsoExpected?.test(e)));
 }
 
 /** Wait for a toast message with this text. */

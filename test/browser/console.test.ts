@@ -1,15 +1,39 @@
 // The web console end to end, in a real Chromium against a real server and a fake upstream:
 // an operator sets up a channel, a price and a funded user; that user creates a key, calls the
 // gateway with the official `openai` SDK, and sees the call; the operator sees it too; both CSV
-// exports contain it. Every page is screenshotted in both languages and at phone width into
+// exports contain it; the quick start's snippets run against this very server. Along the way the
+// list pages' query forms, confirmations and error states are exercised as a person would use them.
+// Every page is screenshotted in both languages, on a desktop and at phone width, into
 // test-results/screenshots/ (look at them after a UI change).
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import OpenAI from 'openai';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeUpstream, type FakeUpstream } from '../support/fake-upstream.js';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, startTestServer, type TestServer } from '../support/server.js';
-import { confirmOk, drawerSubmit, horizontalOverflow, launch, openSession, reloadUntil, shot, signIn, switchLanguage, expectToast, type Session } from './browser.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, REPO_ROOT, startTestServer, type TestServer } from '../support/server.js';
+import {
+  confirmOk,
+  drawerSubmit,
+  expectToast,
+  horizontalOverflow,
+  launch,
+  openDropdown,
+  openSession,
+  pickOption,
+  provoking,
+  reloadUntil,
+  rowWith,
+  searchAndPick,
+  shot,
+  signIn,
+  switchLanguage,
+  type Session,
+} from './browser.js';
+
+const run = promisify(execFile);
 
 const USER_EMAIL = 'dev@example.com';
 const USER_PASSWORD = 'dev-password-123';
@@ -21,7 +45,14 @@ let admin: Session;
 let user: Session;
 let apiKey = '';
 let requestId = '';
+/** Calls made with the user's key so far (the SDK's and the quick start snippets'). */
+let calls = 0;
 const overviewQueries: string[] = [];
+
+/** What the page's copy button put on the clipboard. */
+async function clipboard(page: Page): Promise<string> {
+  return page.evaluate<string>('navigator.clipboard.readText()');
+}
 
 async function download(page: Page, testId: string): Promise<string> {
   const [dl] = await Promise.all([page.waitForEvent('download'), page.getByTestId(testId).click()]);
@@ -91,6 +122,19 @@ describe('web console', () => {
     await page.locator('[data-testid^="channel-test-"]').first().click();
     await page.locator('.ant-notification-notice').filter({ hasText: 'Channel "Fake upstream" works' }).waitFor();
     await page.locator('.ant-badge-status-success').first().waitFor();
+
+    // Disabling asks first; enabling does not.
+    const row = rowWith(page, 'Fake upstream');
+    await row.getByRole('button', { name: 'More' }).click();
+    await page.getByRole('menuitem', { name: 'Disable' }).click();
+    await page.locator('.ant-modal-confirm-title').filter({ hasText: 'Disable channel "Fake upstream"?' }).waitFor();
+    await confirmOk(page).click();
+    await expectToast(page, 'Channel "Fake upstream" disabled');
+    await row.getByText('Disabled', { exact: true }).waitFor();
+    await row.getByRole('button', { name: 'More' }).click();
+    await page.getByRole('menuitem', { name: 'Enable' }).click();
+    await expectToast(page, 'Channel "Fake upstream" enabled');
+    await row.getByText('Enabled', { exact: true }).waitFor();
     await shot(admin, 'admin-channels');
   });
 
@@ -105,6 +149,9 @@ describe('web console', () => {
     await drawerSubmit(page).click();
     await expectToast(page, 'The price of gpt-4o-mini is live');
     await page.getByText('$0.00015 / 1K').waitFor();
+    // Per 1M in the list, with the unit in the header; amounts written alike ($0.60, not $0.6).
+    await page.getByRole('columnheader', { name: 'Input / 1M', exact: true }).waitFor();
+    await rowWith(page, 'gpt-4o-mini').getByText('$0.60', { exact: true }).waitFor();
     await shot(admin, 'admin-prices');
   });
 
@@ -143,6 +190,33 @@ describe('web console', () => {
     await page.keyboard.press('Escape');
     await page.getByText('d***@example.com').waitFor();
     await shot(admin, 'admin-users');
+
+    // The server's refusal is said in words, on the field it is about.
+    await page.getByTestId('user-new').click();
+    await page.locator('#new_user_email').fill(USER_EMAIL);
+    await provoking(admin, async () => {
+      await drawerSubmit(page).click();
+      await page.locator('.ant-drawer-open .ant-form-item-explain-error').filter({ hasText: 'That already exists' }).waitFor();
+    });
+    await page.locator('.ant-drawer-open .ant-drawer-footer').getByRole('button', { name: 'Cancel' }).click();
+    await page.locator('.ant-drawer-open').waitFor({ state: 'detached' });
+
+    // Search, and the role and status filters behind "Expand".
+    await page.locator('#email').fill('dev@');
+    await page.getByRole('button', { name: 'Query' }).click();
+    await page.getByText('1 in total').waitFor();
+    await page.getByText('Expand').click();
+    await page.getByRole('button', { name: 'Reset' }).click();
+    await page.getByText('2 in total').waitFor();
+    await pickOption(page, 'role', 'Super admin');
+    await page.getByRole('button', { name: 'Query' }).click();
+    await page.getByText('1 in total').waitFor();
+    await page.getByText('ad***@test.local').waitFor();
+    await pickOption(page, 'status', 'Disabled');
+    await page.getByRole('button', { name: 'Query' }).click();
+    await page.locator('.ant-table-placeholder').getByText('No match').waitFor();
+    await page.getByRole('button', { name: 'Reset' }).click();
+    await page.getByText('2 in total').waitFor();
   });
 
   it('signs the user in to /console, in Chinese for a Chinese browser, and shows their balance', async () => {
@@ -177,6 +251,58 @@ describe('web console', () => {
     await page.getByText(`${apiKey.slice(0, 7)}…${apiKey.slice(-4)}`).first().waitFor();
     await page.getByTestId('new-key-modal').waitFor({ state: 'detached' });
     expect((await page.content()).includes(apiKey), 'full key still on the page').toBe(false);
+
+    // A key with every limit: expiry, quota, allowed models and IPs, all shown in the list.
+    await page.getByTestId('key-new').click();
+    await page.getByTestId('key-name').fill('ci-bot');
+    await page.locator('#key_expires_at').click();
+    await page.locator('#key_expires_at').fill('2030-01-01 00:00:00');
+    await page.locator('#key_expires_at').press('Enter');
+    await page.locator('#key_quota').fill('1');
+    await page.locator('#key_models').fill('gpt-4o-mini');
+    await openDropdown(page).locator('.ant-select-item-option').filter({ hasText: 'gpt-4o-mini' }).first().click();
+    await page.locator('#key_ips').fill('10.0.0.0/8');
+    await page.locator('#key_ips').press('Enter');
+    await shot(user, 'console-key-drawer-limits');
+    await drawerSubmit(page).click();
+    await page.getByTestId('new-key-done').click();
+    await page.getByTestId('new-key-modal').waitFor({ state: 'detached' });
+    const bot = rowWith(page, 'ci-bot');
+    await bot.getByText('$0.00 / $1.00').waitFor();
+    await bot.getByText('允许的模型: gpt-4o-mini').waitFor();
+    await bot.getByText('允许的 IP: 10.0.0.0/8').waitFor();
+    await bot.getByText('2030-01-01 00:00').waitFor();
+
+    // Disabling asks first.
+    await bot.getByRole('button', { name: /^禁\s?用$/ }).click();
+    await page.locator('.ant-modal-confirm-title').filter({ hasText: '禁用密钥「ci-bot」？' }).waitFor();
+    await confirmOk(page).click();
+    await expectToast(page, '密钥已禁用');
+    await bot.getByText('已禁用', { exact: true }).waitFor();
+
+    // The next new key starts from an empty form, not with the last one's limits.
+    await page.getByTestId('key-new').click();
+    expect(await page.locator('#key_quota').inputValue()).toBe('');
+    expect(await page.locator('#key_expires_at').inputValue()).toBe('');
+    expect(await page.locator('.ant-drawer-open .ant-select-selection-item').count()).toBe(0);
+    await page.getByTestId('key-name').fill('temp');
+    await drawerSubmit(page).click();
+    await page.getByTestId('new-key-done').click();
+    await page.getByTestId('new-key-modal').waitFor({ state: 'detached' });
+    const temp = rowWith(page, 'temp');
+    await temp.getByText('不限额').waitFor();
+    await temp.getByText('永不过期').waitFor();
+
+    // Deleting needs "DELETE" typed.
+    await temp.getByRole('button', { name: /^删\s?除$/ }).click();
+    expect(await confirmOk(page).isDisabled()).toBe(true);
+    await page.getByTestId('typed-confirm-input').fill('delete');
+    expect(await confirmOk(page).isDisabled()).toBe(true);
+    await page.getByTestId('typed-confirm-input').fill('DELETE');
+    await shot(user, 'console-key-delete-confirm');
+    await confirmOk(page).click();
+    await expectToast(page, '密钥已删除');
+    await temp.waitFor({ state: 'detached' });
     await shot(user, 'console-keys');
   });
 
@@ -189,6 +315,7 @@ describe('web console', () => {
         const { data, response } = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello from the browser test' }] }).withResponse();
         expect(data.choices[0]?.message.content).toMatch(/^hello/);
         requestId = response.headers.get('x-request-id') ?? '';
+        calls++;
       } catch (e) {
         lastError = e;
         await new Promise((r) => setTimeout(r, 250));
@@ -210,6 +337,23 @@ describe('web console', () => {
     expect(csv).toContain('gpt-4o-mini');
     expect(csv).not.toContain('upstream_cost');
 
+    // 20 calls a page; filters by status code and model, with the totals following them.
+    await page.getByText('20 条/页').waitFor();
+    await page.getByText('展开').click();
+    await pickOption(page, 'status_code', '失败（非 2xx）');
+    await page.getByRole('button', { name: /^查\s?询$/ }).click();
+    await page.locator('.ant-table-placeholder').getByText('没有匹配的结果').waitFor();
+    await page.getByTestId('usage-totals').locator('.ant-statistic-content-value').first().filter({ hasText: /^0$/ }).waitFor();
+    await page.getByRole('button', { name: /^重\s?置$/ }).click();
+    await page.getByTestId('filter-model').locator('input').fill('gpt-4o');
+    await openDropdown(page).locator('.ant-select-item-option').filter({ hasText: 'gpt-4o-mini' }).click();
+    await pickOption(page, 'status_code', '成功（2xx）');
+    await page.getByRole('button', { name: /^查\s?询$/ }).click();
+    await page.getByText('共 1 条').waitFor();
+    await page.locator('.ant-table-row').filter({ hasText: 'gpt-4o-mini' }).waitFor();
+    await shot(user, 'console-usage-filtered');
+    await page.getByRole('button', { name: /^重\s?置$/ }).click();
+
     await page.getByRole('link', { name: '概览' }).click();
     await page.getByTestId('overview-chart').locator('canvas').waitFor();
     // Opening the overview again shows the call at once: today's count, tokens and spend.
@@ -223,7 +367,37 @@ describe('web console', () => {
     await page.getByRole('link', { name: '快速开始' }).click();
     await page.getByTestId('snippet-curl').getByText(`${server.url}/v1/chat/completions`).waitFor();
     expect(await page.getByTestId('quickstart-base-url').inputValue()).toBe(`${server.url}/v1`);
+    await page.getByTestId('quickstart-base-url-copy').click();
+    expect(await clipboard(page)).toBe(`${server.url}/v1`);
     await shot(user, 'console-quickstart');
+
+    // The snippets, copied with their button and with the real key in place of the placeholder,
+    // work against this very server as they are.
+    const withKey = (s: string) => s.replaceAll('sk-your-key', apiKey);
+    const dir = join(REPO_ROOT, 'test-results');
+    mkdirSync(dir, { recursive: true });
+
+    await page.getByTestId('snippet-curl-copy').click();
+    const curl = await run('bash', ['-c', withKey(await clipboard(page))], { timeout: 20_000 });
+    expect(JSON.parse(curl.stdout).choices[0].message.content).toMatch(/^hello/i);
+    calls++;
+
+    await page.getByRole('tab', { name: 'Node.js' }).click();
+    await page.getByTestId('snippet-node-copy').click();
+    const nodeFile = join(dir, 'quickstart-snippet.mjs'); // inside the repo, so `openai` resolves
+    writeFileSync(nodeFile, withKey(await clipboard(page)));
+    const node = await run(process.execPath, [nodeFile], { cwd: REPO_ROOT, timeout: 20_000 });
+    expect(node.stdout).toMatch(/^hello/i);
+    calls++;
+
+    await page.getByRole('tab', { name: 'Python' }).click();
+    await page.getByTestId('snippet-python-copy').click();
+    const python = await clipboard(page);
+    expect(python).toContain(`base_url="${server.url}/v1"`);
+    // No Python SDK here to run it with; it must at least be valid Python.
+    const pyFile = join(dir, 'quickstart-snippet.py');
+    writeFileSync(pyFile, python);
+    await run('python3', ['-c', 'import ast, sys; ast.parse(open(sys.argv[1]).read())', pyFile], { timeout: 20_000 });
   });
 
   it('shows the call to the operator: usage records, filters, CSV export and the dashboard', async () => {
@@ -232,7 +406,8 @@ describe('web console', () => {
     await page.waitForURL('**/admin/usage/records');
     const row = page.locator('.ant-table-row').filter({ hasText: 'gpt-4o-mini' });
     await reloadUntil(page, row);
-    await row.locator('.ant-table-row-expand-icon').first().click();
+    // Newest first: the SDK's call is the oldest of the user's calls, at the bottom.
+    await row.last().locator('.ant-table-row-expand-icon').click();
     await page.getByText(requestId).first().waitFor();
     await shot(admin, 'admin-usage');
 
@@ -247,11 +422,144 @@ describe('web console', () => {
     expect(lines[1]).toContain(requestId);
     expect(lines[0]).toContain('cost');
 
+    // Every filter of spec 000 §8 is in the form: time range (with presets), user, key, model,
+    // channel, status code and request ID.
+    const labels = page.locator('.ant-pro-query-filter .ant-form-item-label');
+    for (const label of ['Time range', 'User', 'Key', 'Model', 'Channel', 'Status', 'Request ID']) await labels.getByText(label, { exact: true }).waitFor();
+    await page.getByRole('button', { name: 'Reset' }).click();
+    await page.locator('#created_at').click();
+    await page.locator('.ant-picker-presets li').filter({ hasText: 'Last 7 days' }).click();
+    await searchAndPick(page, 'filter-user', 'dev@', USER_EMAIL);
+    await searchAndPick(page, 'filter-key', 'laptop');
+    await page.getByTestId('filter-model').locator('input').fill('gpt-4o-mini');
+    await pickOption(page, 'channel_name', 'Fake upstream');
+    await pickOption(page, 'status_code', 'Succeeded (2xx)');
+    await page.getByRole('button', { name: 'Query' }).click();
+    await page.getByText(`${calls} in total`).waitFor();
+    await page.getByTestId('usage-totals').locator('.ant-statistic-content-value').first().filter({ hasText: new RegExp(`^${calls}$`) }).waitFor();
+    await shot(admin, 'admin-usage-filtered');
+    await pickOption(page, 'status_code', 'Failed (not 2xx)');
+    await page.getByRole('button', { name: 'Query' }).click();
+    await page.locator('.ant-table-placeholder').getByText('No match').waitFor();
+    await page.getByRole('button', { name: 'Reset' }).click();
+    await page.getByText(`${calls} in total`).waitFor();
+
+    // Sorting happens on the server.
+    const charged = page.locator('thead th').filter({ hasText: /^Charged$/ });
+    await Promise.all([page.waitForRequest((r) => r.url().includes('/api/admin/usage?') && r.url().includes('sort=charged_micros')), charged.click()]);
+    expect(await charged.getAttribute('aria-sort')).toMatch(/ascending|descending/);
+
+    // Column settings: a column can be hidden and shown again.
+    await page.locator('.ant-pro-table-list-toolbar [aria-label="setting"]').click();
+    const cached = page.locator('.ant-pro-table-column-setting-overlay .ant-tree-treenode').filter({ hasText: /^Cached$/ });
+    await cached.locator('.ant-tree-checkbox').click();
+    await expect.poll(() => page.locator('thead th').filter({ hasText: /^Cached$/ }).count()).toBe(0);
+    await cached.locator('.ant-tree-checkbox').click();
+    await page.locator('thead th').filter({ hasText: /^Cached$/ }).waitFor();
+    await page.locator('.ant-pro-table-list-toolbar [aria-label="setting"]').click();
+
     await page.getByRole('link', { name: 'Dashboard' }).click();
     await page.getByTestId('card-tokens').getByText(/^[1-9]/).waitFor();
     await page.getByTestId('dashboard-trend').locator('canvas').waitFor();
     expect(await page.getByTestId('card-revenue_micros').innerText()).toMatch(/\$0\.0000\d+/);
+    expect(await page.getByTestId('card-margin_micros').innerText()).toMatch(/\$\d/);
     await shot(admin, 'admin-dashboard');
+
+    // Every card for this week, month and year too; today's call is in all of them.
+    const tokens = (await page.getByTestId('card-tokens').locator('.ant-statistic-content-value').innerText()).trim();
+    for (const period of ['This week', 'This month', 'This year', 'Today']) {
+      await page.getByTestId('dashboard-period').getByText(period, { exact: true }).click();
+      await page.getByTestId('card-tokens').locator('.ant-statistic-content-value').filter({ hasText: tokens }).waitFor();
+    }
+  });
+
+  it('lists every key by prefix only, and enables, disables and deletes keys behind confirmations', async () => {
+    const { page } = admin;
+    await page.getByRole('link', { name: 'API keys' }).click();
+    await page.waitForURL('**/admin/accounts/keys');
+    await page.getByText(`${apiKey.slice(0, 7)}…${apiKey.slice(-4)}`).waitFor();
+    expect((await page.content()).includes(apiKey), 'a full key on the page').toBe(false);
+    const bot = rowWith(page, 'ci-bot');
+    await bot.getByText('Disabled', { exact: true }).waitFor();
+    await bot.getByText('d***@example.com').waitFor();
+    await bot.getByText('$0.00 / $1.00').waitFor();
+    await shot(admin, 'admin-keys');
+
+    await bot.getByRole('button', { name: 'Manage' }).click();
+    await page.getByRole('menuitem', { name: 'Enable' }).click();
+    await expectToast(page, 'Key enabled');
+    await bot.getByText('Active', { exact: true }).waitFor();
+
+    await bot.getByRole('button', { name: 'Manage' }).click();
+    await page.getByRole('menuitem', { name: 'Disable' }).click();
+    await page.locator('.ant-modal-confirm-title').filter({ hasText: 'Disable key "ci-bot"?' }).waitFor();
+    await confirmOk(page).click();
+    await expectToast(page, 'Key disabled');
+    await bot.getByText('Disabled', { exact: true }).waitFor();
+
+    await bot.getByRole('button', { name: 'Manage' }).click();
+    await page.getByRole('menuitem', { name: 'Delete' }).click();
+    expect(await confirmOk(page).isDisabled()).toBe(true);
+    await page.getByTestId('typed-confirm-input').fill('DELETE');
+    await shot(admin, 'admin-key-delete-confirm');
+    await confirmOk(page).click();
+    await expectToast(page, 'Key deleted');
+    await bot.waitFor({ state: 'detached' });
+
+    // The owner filter is a user search.
+    await searchAndPick(page, 'filter-owner', 'dev@', USER_EMAIL);
+    await page.getByRole('button', { name: 'Query' }).click();
+    await page.getByText('1 in total').waitFor();
+    await page.getByRole('button', { name: 'Reset' }).click();
+  });
+
+  it('says in words what went wrong when the server cannot be reached or fails, and recovers on retry', async () => {
+    // The back office loses the server: the list says so and offers a retry.
+    const { page } = admin;
+    const users = (u: URL) => u.pathname === '/api/admin/users';
+    await page.route(users, (r) => r.abort('connectionrefused'));
+    const offline = page.getByRole('alert').filter({ hasText: 'Cannot reach the server. Check your connection and try again.' });
+    await provoking(admin, async () => {
+      await page.getByRole('link', { name: 'Accounts' }).click();
+      await offline.waitFor();
+    });
+    await shot(admin, 'admin-users-error');
+    await page.unroute(users);
+    await offline.getByRole('button', { name: 'Retry' }).click();
+    await offline.waitFor({ state: 'detached' });
+    await page.getByText('d***@example.com').waitFor();
+
+    // A tab opened before an upgrade asks for a page's code under its old name, which is gone: the
+    // page says what happened, inside the shell, and reloading brings it back.
+    const chunk = (u: URL) => /^\/assets\/PricesPage-[^/]+\.js$/.test(u.pathname);
+    await page.route(chunk, (r) => r.fulfill({ status: 404, contentType: 'text/plain', body: 'Not found' }));
+    await provoking(
+      admin,
+      async () => {
+        await page.goto('/admin/products/prices');
+        await page.getByTestId('page-error').getByText('The console was updated').waitFor();
+      },
+      /dynamically imported module|page failed to render/,
+    );
+    await page.getByRole('link', { name: 'Models & prices' }).waitFor();
+    await shot(admin, 'admin-page-error');
+    await page.unroute(chunk);
+    await page.getByTestId('page-error-reload').click();
+    await page.getByText('Price list').waitFor();
+
+    // The portal gets a server error: a sentence in Chinese, not a status code.
+    const up = user.page;
+    const overview = (u: URL) => u.pathname === '/api/console/overview';
+    await up.route(overview, (r) => r.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ error: { code: 'internal', message: 'database is down' } }) }));
+    const failed = up.getByRole('alert').filter({ hasText: '服务器内部错误，已记录日志，请稍后重试。' });
+    await provoking(user, async () => {
+      await up.goto('/console/overview');
+      await failed.waitFor();
+    });
+    await shot(user, 'console-overview-error');
+    await up.unroute(overview);
+    await failed.getByRole('button', { name: /^重\s?试$/ }).click();
+    await up.getByTestId('overview-balance').getByText('$9.').first().waitFor();
   });
 
   it('tells a plain user that /admin is for operators', async () => {
@@ -273,10 +581,12 @@ describe('web console', () => {
     ] as const) {
       await admin.page.goto(path);
       await admin.page.locator('.ant-pro-page-container').waitFor();
-      await admin.page.waitForLoadState('networkidle');
       await shot(admin, name);
     }
     expect(await admin.page.getByRole('link', { name: '消费明细' }).count()).toBe(1);
+    await admin.page.goto('/admin/no-such-page');
+    await admin.page.getByText('页面不存在', { exact: true }).waitFor();
+    await shot(admin, 'admin-not-found');
 
     await user.page.goto('/console/overview');
     await switchLanguage(user, 'en-US');
@@ -290,9 +600,23 @@ describe('web console', () => {
     ] as const) {
       await user.page.goto(path);
       await user.page.locator('.ant-pro-page-container').waitFor();
-      await user.page.waitForLoadState('networkidle');
       await shot(user, name);
+      // The key the operator deleted is gone from the user's list too.
+      if (name === 'console-keys') expect(await user.page.getByText('ci-bot', { exact: true }).count()).toBe(0);
     }
+
+    // The sign-in pages in the other language each, and the choice survives a reload.
+    const visitor = await openSession(browser, server.url, 'zh-CN');
+    await visitor.page.goto('/admin/login');
+    await visitor.page.getByRole('heading', { name: '运营后台登录' }).waitFor();
+    await shot(visitor, 'admin-login');
+    await switchLanguage(visitor, 'en-US');
+    await visitor.page.goto('/console/login');
+    await visitor.page.reload();
+    await visitor.page.getByRole('heading', { name: 'Sign in to the console' }).waitFor();
+    await shot(visitor, 'console-login');
+    expect(visitor.errors).toEqual([]);
+    await visitor.context.close();
   });
 
   it('works at phone width (390 px): no page is wider than the screen', async () => {
@@ -317,17 +641,24 @@ describe('web console', () => {
       [phoneUser, '/console/quickstart', 'console-quickstart'],
     ];
     const overflowing: string[] = [];
-    for (const [s, path, name] of pages) {
-      await s.page.goto(path);
-      await s.page.locator('.ant-pro-page-container').waitFor();
-      await s.page.waitForLoadState('networkidle');
-      await shot(s, name);
-      const over = await horizontalOverflow(s.page);
-      if (over > 1) overflowing.push(`${path}: ${over}px`);
-    }
+    const visitAll = async () => {
+      for (const [s, path, name] of pages) {
+        await s.page.goto(path);
+        await s.page.locator('.ant-pro-page-container').waitFor();
+        await shot(s, name);
+        const over = await horizontalOverflow(s.page);
+        if (over > 1) overflowing.push(`${s.lang} ${path}: ${over}px`);
+      }
+    };
+    await visitAll();
+    // And in the other language each (words differ in length: the layout must hold for both).
+    await switchLanguage(phoneAdmin, 'en-US');
+    await switchLanguage(phoneUser, 'zh-CN');
+    await visitAll();
     // The menu opens as a drawer on a phone.
     await phoneUser.page.locator('.ant-pro-global-header-collapsed-button').click();
-    await phoneUser.page.locator('.ant-drawer-open').getByRole('link', { name: 'Usage' }).waitFor();
+    await phoneUser.page.locator('.ant-drawer-open').getByRole('link', { name: '用量' }).waitFor();
+    await phoneUser.page.locator('.ant-drawer-open').getByText('Tollgate 控制台').waitFor();
     await shot(phoneUser, 'console-menu');
     expect(overflowing).toEqual([]);
     expect([...phoneAdmin.errors, ...phoneUser.errors]).toEqual([]);

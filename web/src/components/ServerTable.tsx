@@ -1,6 +1,6 @@
 import { ProTable, type ProColumns, type ProTableProps } from '@ant-design/pro-components';
 import { Empty, Grid } from 'antd';
-import { useMemo } from 'react';
+import { useMemo, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { ErrorAlert } from './ErrorAlert';
 import type { ServerTable as Handle } from './useServerTable';
@@ -12,6 +12,8 @@ type Props<Row extends Record<string, any>, F> = {
   settingsKey: string;
   /** Columns (key or dataIndex) hidden until the person shows them in the column settings. */
   hiddenColumns?: string[];
+  /** What an empty list says (and offers) when no filter is set; "Nothing here yet" by default. */
+  empty?: ReactNode;
 } & Omit<ProTableProps<Row, Record<string, unknown>>, 'columns' | 'dataSource' | 'request' | 'pagination' | 'onChange' | 'onSubmit' | 'onReset'>;
 
 /**
@@ -19,9 +21,10 @@ type Props<Row extends Record<string, any>, F> = {
  * pagination, sorting and filtering happen on the server; loading, error and empty states; column
  * settings and density in the toolbar.
  */
-export function ServerTable<Row extends Record<string, any>, F>({ table, columns, settingsKey, hiddenColumns, options, search, ...rest }: Props<Row, F>) {
+export function ServerTable<Row extends Record<string, any>, F>({ table, columns, settingsKey, hiddenColumns, empty, options, search, ...rest }: Props<Row, F>) {
   const { t } = useTranslation();
   const { query, state } = table;
+  const unfiltered = Object.values(state.filters as Record<string, unknown>).every((v) => v === undefined || v === null || v === '');
   // On a phone a fixed actions column would cover the whole table: let everything scroll.
   const wide = Grid.useBreakpoint().md ?? true;
   const cols = useMemo(
@@ -56,7 +59,7 @@ export function ServerTable<Row extends Record<string, any>, F>({ table, columns
           defaultValue: Object.fromEntries((hiddenColumns ?? []).map((k) => [k, { show: false }])),
         }}
         scroll={{ x: 'max-content' }}
-        locale={{ emptyText: query.isError ? ' ' : <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('common.empty')} /> }}
+        locale={{ emptyText: query.isError ? ' ' : unfiltered && empty ? empty : <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t(unfiltered ? 'common.empty' : 'common.no_match')} /> }}
         cardBordered
         {...rest}
       />

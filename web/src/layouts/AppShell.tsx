@@ -8,6 +8,7 @@ import { errorLine } from '../api/errors';
 import { isStaff, useSignOut } from '../api/session';
 import type { Me } from '../api/types';
 import { LanguageSwitch } from '../components/LanguageSwitch';
+import { chunksLoaded, PageErrorBoundary } from '../components/PageError';
 import { Logo } from './Logo';
 
 export interface ShellProps {
@@ -31,6 +32,7 @@ export function AppShell({ area, me, menu, children }: ShellProps) {
   useEffect(() => {
     document.title = `${title} · Tollgate`;
   }, [title]);
+  useEffect(chunksLoaded, []);
 
   const other = area === 'admin' ? { to: '/console', label: t('shell.to_console') } : isStaff(me) ? { to: '/admin', label: t('shell.to_admin') } : null;
 
@@ -39,6 +41,18 @@ export function AppShell({ area, me, menu, children }: ShellProps) {
       title={title}
       logo={<Logo />}
       layout="mix"
+      // On a phone the menu is a drawer, which ProLayout leaves without a header unless told:
+      // give it the logo and the area's name, like the top bar on a desktop.
+      menuHeaderRender={
+        screens.md === false
+          ? (logo) => (
+              <Link to={`/${area}`} className="tg-drawer-brand">
+                {logo}
+                <span>{title}</span>
+              </Link>
+            )
+          : undefined
+      }
       fixSiderbar
       siderWidth={220}
       route={{ path: `/${area}`, children: menu }}
@@ -92,15 +106,17 @@ export function AppShell({ area, me, menu, children }: ShellProps) {
       }}
       footerRender={false}
     >
-      <Suspense
-        fallback={
-          <div style={{ padding: 48, textAlign: 'center' }}>
-            <Spin />
-          </div>
-        }
-      >
-        {children}
-      </Suspense>
+      <PageErrorBoundary key={location.pathname}>
+        <Suspense
+          fallback={
+            <div style={{ padding: 48, textAlign: 'center' }}>
+              <Spin />
+            </div>
+          }
+        >
+          {children}
+        </Suspense>
+      </PageErrorBoundary>
     </ProLayout>
   );
 }

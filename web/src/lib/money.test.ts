@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { maskEmail } from './mask';
-import { formatUsd, microsToUsdString, normalizeUsd, per1kFromPer1mMicros, usdToMicros } from './money';
+import { formatUsd, formatUsdText, microsToUsdString, normalizeUsd, per1kFromPer1mMicros, usdToMicros } from './money';
 
 describe('money', () => {
   it('formats micro-USD exactly, 2 to 6 decimals, grouped', () => {
@@ -35,6 +35,20 @@ describe('money', () => {
     expect(per1kFromPer1mMicros(2_500_000)).toBe('0.0025');
     expect(per1kFromPer1mMicros(1)).toBe('0.000000001');
     expect(per1kFromPer1mMicros(0)).toBe('0');
+  });
+});
+
+describe('formatUsdText', () => {
+  it('writes the server\'s decimal text like formatUsd, without rounding', () => {
+    expect(formatUsdText('0.6')).toBe('$0.60');
+    expect(formatUsdText('2.5')).toBe('$2.50');
+    expect(formatUsdText('10')).toBe('$10.00');
+    expect(formatUsdText('0.00015')).toBe('$0.00015');
+    expect(formatUsdText('0.000000015')).toBe('$0.000000015');
+    expect(formatUsdText('1234567.5')).toBe('$1,234,567.50');
+    expect(formatUsdText('-3.50')).toBe('-$3.50');
+    expect(formatUsdText(null)).toBe('—');
+    expect(formatUsdText('n/a')).toBe('n/a');
   });
 });
 

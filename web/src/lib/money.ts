@@ -71,3 +71,18 @@ export function per1kFromPer1mMicros(microsPer1m: number | bigint): string {
   const frac = (abs % NANO).toString().padStart(9, '0').replace(/0+$/, '');
   return `${neg ? '-' : ''}${abs / NANO}${frac ? '.' + frac : ''}`;
 }
+
+/**
+ * A USD decimal the server sent as text ("0.6", "2.5", "0.000000015") written like `formatUsd`
+ * ("$0.60", "$2.50", "$0.000000015"): at least two decimals, grouping, never rounded. Text that is
+ * not a plain decimal is shown as it came.
+ */
+export function formatUsdText(text: string | null | undefined): string {
+  if (text === null || text === undefined || text === '') return '—';
+  const m = /^([+-]?)(\d+)(?:\.(\d+))?$/.exec(text.trim());
+  if (!m) return text;
+  const [, sign = '', whole = '0', frac = ''] = m;
+  const w = whole.replace(/^0+(?=\d)/, '').replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  const f = frac.replace(/0+$/, '').padEnd(2, '0');
+  return `${sign === '-' ? '-' : ''}$${w}.${f}`;
+}

@@ -1,6 +1,6 @@
 import { PlusOutlined, ThunderboltOutlined } from '@ant-design/icons';
 import { PageContainer, type ProColumns } from '@ant-design/pro-components';
-import { App, Badge, Button, Dropdown, Space, Tag, Tooltip, Typography } from 'antd';
+import { App, Badge, Button, Dropdown, Empty, Space, Tag, Tooltip, Typography } from 'antd';
 import { useCallback, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { adminKeys, useDeleteChannel, useSaveChannel, useTestChannel } from '../../api/admin';
@@ -10,6 +10,7 @@ import type { Channel, ChannelTestResult } from '../../api/types';
 import { useConfirm } from '../../components/confirm';
 import { ServerTable } from '../../components/ServerTable';
 import { StatusTag } from '../../components/StatusTag';
+import { useDrawer } from '../../components/useDrawer';
 import { useServerTable, type TableState } from '../../components/useServerTable';
 import { formatDateTime, formatMs } from '../../lib/format';
 import { ChannelDrawer } from './ChannelDrawer';
@@ -33,13 +34,14 @@ export default function ChannelsPage() {
   const { t } = useTranslation();
   const { message, notification } = App.useApp();
   const { confirm, typed } = useConfirm();
-  const [editing, setEditing] = useState<Channel | null>(null);
-  const [open, setOpen] = useState(false);
+  const drawer = useDrawer<Channel>();
   const [testing, setTesting] = useState<number | null>(null);
   const table = useServerTable<Channel, Filters>({ queryKey: adminKeys.channels, fetch: fetchChannels, toFilters: useCallback(toFilters, []), initialFilters: {} });
   const save = useSaveChannel();
   const del = useDeleteChannel();
   const test = useTestChannel();
+
+  const openDrawer = drawer.show;
 
   const runTest = async (c: Channel) => {
     setTesting(c.id);
@@ -169,15 +171,13 @@ export default function ChannelsPage() {
           key="edit"
           size="small"
           type="link"
-          onClick={() => {
-            setEditing(c);
-            setOpen(true);
-          }}
+          onClick={() => openDrawer(c)}
         >
           {t('common.edit')}
         </Button>,
         <Dropdown
           key="more"
+          trigger={['click']}
           menu={{
             items: [
               c.status === 'enabled' ? { key: 'disable', label: t('common.disable') } : { key: 'enable', label: t('common.enable') },
@@ -203,22 +203,26 @@ export default function ChannelsPage() {
         settingsKey="admin.channels"
         rowKey="id"
         headerTitle={t('channels.list')}
+        empty={
+          <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('channels.empty')}>
+            <Button type="primary" icon={<PlusOutlined />} onClick={() => openDrawer(null)}>
+              {t('channels.new')}
+            </Button>
+          </Empty>
+        }
         toolBarRender={() => [
           <Button
             key="new"
             type="primary"
             icon={<PlusOutlined />}
             data-testid="channel-new"
-            onClick={() => {
-              setEditing(null);
-              setOpen(true);
-            }}
+            onClick={() => openDrawer(null)}
           >
             {t('channels.new')}
           </Button>,
         ]}
       />
-      <ChannelDrawer key={editing?.id ?? 'new'} channel={editing} open={open} onOpenChange={setOpen} />
+      <ChannelDrawer key={drawer.session} channel={drawer.target} open={drawer.open} onOpenChange={drawer.setOpen} />
     </PageContainer>
   );
 }

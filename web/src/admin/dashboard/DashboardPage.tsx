@@ -1,5 +1,5 @@
 import { PageContainer } from '@ant-design/pro-components';
-import { Card, Segmented, Skeleton, Statistic, Tooltip, Typography } from 'antd';
+import { Card, Grid, Segmented, Skeleton, Statistic, Tooltip, Typography } from 'antd';
 import { useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useDashboard } from '../../api/admin';
@@ -9,19 +9,27 @@ import { ErrorAlert } from '../../components/ErrorAlert';
 import { formatAxisUsd, formatCompact, formatDateTime, formatInt } from '../../lib/format';
 import { formatUsd } from '../../lib/money';
 
-type CardKey = keyof Dashboard['cards'];
+/** The server's cards, and the margin (revenue − upstream cost) worked out here. */
+type CardKey = keyof Dashboard['cards'] | 'margin_micros';
 /** What the trend shows; each card selects one. */
 type Metric = 'money' | 'tokens' | 'users' | 'recharge';
 
+// Money first (what an operator looks at), then traffic and people: two rows of four.
 const CARDS: { key: CardKey; money?: boolean; metric: Metric }[] = [
-  { key: 'new_users', metric: 'users' },
+  { key: 'revenue_micros', money: true, metric: 'money' },
+  { key: 'cost_micros', money: true, metric: 'money' },
+  { key: 'margin_micros', money: true, metric: 'money' },
   { key: 'recharge_micros', money: true, metric: 'recharge' },
   { key: 'tokens', metric: 'tokens' },
-  { key: 'cost_micros', money: true, metric: 'money' },
-  { key: 'revenue_micros', money: true, metric: 'money' },
+  { key: 'new_users', metric: 'users' },
   { key: 'logins', metric: 'users' },
   { key: 'active_users', metric: 'users' },
 ];
+
+function cardValue(d: Dashboard | undefined, key: CardKey): number | undefined {
+  if (!d) return undefined;
+  return key === 'margin_micros' ? d.cards.revenue_micros - d.cards.cost_micros : d.cards[key];
+}
 
 const PERIODS: DashboardPeriod[] = ['today', 'week', 'month', 'year'];
 
@@ -38,6 +46,15 @@ export default function DashboardPage() {
   const [metric, setMetric] = useState<Metric>('money');
   const q = useDashboard(period);
   const data = q.data;
+  const wide = Grid.useBreakpoint().md ?? true;
+  const metricSwitch = (
+    <Segmented<Metric>
+      size="small"
+      value={metric}
+      onChange={setMetric}
+      options={(['money', 'tokens', 'users', 'recharge'] as Metric[]).map((m) => ({ value: m, label: t(`dashboard.metric.${m}`) }))}
+    />
+  );
 
   const option = useMemo<ChartOption | null>(() => {
     if (!data) return null;
@@ -59,6 +76,9 @@ export default function DashboardPage() {
                 { name: t('dashboard.cards.active_users'), values: data.trend.map((b) => b.active_users) },
               ];
     const money = series.some((s) => s.money);
+    // An idle period still gets a readable scale ($0 to $0.01) instead of fractions of a
+    // micro-dollar; as soon as there is anything, the axis fits the data, however small.
+    const idle = series.every((s) => s.values.every((v) => v === 0));
     return {
       color: ['#1668dc', '#fa8c16', '#52c41a'],
       grid: { left: 8, right: 16, top: 40, bottom: 8, containLabel: true },
@@ -70,9 +90,10 @@ export default function DashboardPage() {
       xAxis: { type: 'category', data: x, boundaryGap: series.some((s) => s.type === 'bar') },
       yAxis: {
         type: 'value',
-        min: 0,
+        // A negative margin goes below the axis instead of being cut off.
+        min: (v: { min: number }) => Math.min(0, v.min),
         minInterval: 1,
-        max: money ? (v: { max: number }) => Math.max(v.max, 10_000) : undefined,
+        max: money && idle ? 10_000 : undefined,
         axisLabel: { formatter: (v: number) => (money ? formatAxisUsd(v, i18n.language) : formatCompact(v, i18n.language)) },
       },
       series: series.map((s) => ({ name: s.name, type: s.type ?? 'line', smooth: 0.25, smoothMonotone: 'x', showSymbol: false, data: s.values, barMaxWidth: 24, areaStyle: s.type === 'bar' || series.length > 1 ? undefined : { opacity: 0.08 } })),
@@ -92,9 +113,9 @@ export default function DashboardPage() {
       }
     >
       {q.isError ? <ErrorAlert error={q.error} onRetry={() => void q.refetch()} /> : null}
-      <div style={{ display: 'grid', gridTemplateColumns: 'repeat(auto-fill, minmax(165px, 1fr))', gap: 12, marginBottom: 16 }} data-testid="dashboard-cards">
+      <div className="tg-stat-grid" data-testid="dashboard-cards">
         {CARDS.map((c) => {
-          const v = data?.cards[c.key];
+          const v = cardValue(data, c.key);
           return (
             <Card
               key={c.key}
@@ -113,6 +134,7 @@ export default function DashboardPage() {
                     </Tooltip>
                   }
                   value={v === undefined ? '—' : c.money ? formatUsd(v) : formatInt(v, i18n.language)}
+                  valueStyle={v !== undefined && v < 0 ? { color: '#cf1322' } : undefined}
                 />
               )}
             </Card>
@@ -121,16 +143,10 @@ export default function DashboardPage() {
       </div>
       <Card
         title={t('dashboard.trend')}
-        extra={
-          <Segmented<Metric>
-            size="small"
-            value={metric}
-            onChange={setMetric}
-            options={(['money', 'tokens', 'users', 'recharge'] as Metric[]).map((m) => ({ value: m, label: t(`dashboard.metric.${m}`) }))}
-          />
-        }
-        styles={{ header: { flexWrap: 'wrap', gap: 8, paddingBlock: 8 } }}
+        // On a phone the switch has no room beside the title: it goes above the chart instead.
+        extra={wide ? metricSwitch : null}
       >
+        {wide ? null : <div style={{ marginBottom: 12 }}>{metricSwitch}</div>}
         {option ? <Chart option={option} height={340} testId="dashboard-trend" /> : q.isPending ? <Skeleton active paragraph={{ rows: 8 }} /> : null}
         {data ? (
           <Typography.Text type="secondary" style={{ fontSize: 12 }}>

@@ -12,15 +12,14 @@ import { ServerTable } from '../../components/ServerTable';
 import { useServerTable } from '../../components/useServerTable';
 import { formatDateTimeShort } from '../../lib/format';
 import { maskEmail } from '../../lib/mask';
+import { posInt } from '../../components/usage/filters';
+import { UserPicker } from '../pickers';
 
-const toFilters = (v: Record<string, unknown>): KeyFilters => {
-  const uid = Number(String(v.owner_email ?? '').trim());
-  return {
-    q: (v.display as string | undefined)?.trim() || undefined,
-    status: (v.state as KeyFilters['status']) || undefined,
-    user_id: Number.isInteger(uid) && uid > 0 ? uid : undefined,
-  };
-};
+const toFilters = (v: Record<string, unknown>): KeyFilters => ({
+  q: (v.display as string | undefined)?.trim() || undefined,
+  status: (v.state as KeyFilters['status']) || undefined,
+  user_id: posInt(v.owner_email),
+});
 
 export default function KeysPage() {
   const { t } = useTranslation();
@@ -77,8 +76,7 @@ export default function KeysPage() {
     {
       title: t('keys.fields.owner'),
       dataIndex: 'owner_email',
-      fieldProps: { placeholder: t('keys.owner_placeholder') },
-      formItemProps: { label: t('keys.owner_label') },
+      renderFormItem: () => <UserPicker placeholder={t('usage.user_placeholder')} testId="filter-owner" />,
       render: (_, k) => (
         <Tooltip title={`ID ${k.user_id}`}>
           <span>{maskEmail(k.owner_email)}</span>
@@ -113,6 +111,7 @@ export default function KeysPage() {
           : [
               <Dropdown
                 key="more"
+                trigger={['click']}
                 menu={{
                   items: [
                     k.status === 'active' ? { key: 'disable', label: t('common.disable') } : { key: 'enable', label: t('common.enable') },

@@ -1,7 +1,8 @@
 import { PlusOutlined } from '@ant-design/icons';
 import { DrawerForm, PageContainer, ProFormText, type ProColumns } from '@ant-design/pro-components';
 import { App, Button, Form, Space, Tag, Tooltip, Typography } from 'antd';
-import { useCallback, useState } from 'react';
+import type { TFunction } from 'i18next';
+import { useCallback } from 'react';
 import { useTranslation } from 'react-i18next';
 import { adminKeys, useDeletePrice, useSetPrice } from '../../api/admin';
 import { api, call } from '../../api/client';
@@ -9,10 +10,11 @@ import { applyFormError, errorLine } from '../../api/errors';
 import type { Price } from '../../api/types';
 import { useConfirm } from '../../components/confirm';
 import { ServerTable } from '../../components/ServerTable';
+import { useDrawer } from '../../components/useDrawer';
 import { useServerTable, type TableState } from '../../components/useServerTable';
 import { formatDateTime } from '../../lib/format';
 import { usdRule } from '../../lib/forms';
-import { per1kFromPer1mMicros, usdToMicros } from '../../lib/money';
+import { formatUsdText, per1kFromPer1mMicros, usdToMicros } from '../../lib/money';
 
 /** A model: its price if it has one, and the channels that serve it. */
 interface Row {
@@ -47,19 +49,21 @@ function UsdPer({ per1m, per1k }: { per1m: string | null; per1k?: string | null 
   if (per1m === null) return <Typography.Text type="secondary">—</Typography.Text>;
   return (
     <Space direction="vertical" size={0} style={{ textAlign: 'right' }}>
-      <span className="tg-num">${per1m}</span>
+      <span className="tg-num">{formatUsdText(per1m)}</span>
       {per1k ? (
         <Typography.Text type="secondary" className="tg-num" style={{ fontSize: 12 }}>
-          ${per1k} / 1K
+          {formatUsdText(per1k)} / 1K
         </Typography.Text>
       ) : null}
     </Space>
   );
 }
 
-/** "$0.00015 / 1K" under a per-1M input, computed exactly from what is typed. */
-function Per1kHint({ value }: { value?: string }) {
-  const { t } = useTranslation();
+/**
+ * "That is $0.00015 per 1K tokens" under a per-1M input, computed exactly from what is typed; null
+ * (no empty line under the field) while nothing valid is typed.
+ */
+function per1kHint(t: TFunction, value?: string) {
   const m = value ? usdToMicros(value) : null;
   if (m === null) return null;
   return <Typography.Text type="secondary">{t('prices.per_1k_hint', { value: `$${per1kFromPer1mMicros(m)}` })}</Typography.Text>;
@@ -114,9 +118,9 @@ function PriceDrawer({ row, open, onOpenChange }: { row: Row | null; open: boole
     >
       <Typography.Paragraph type="secondary">{t('prices.drawer_intro')}</Typography.Paragraph>
       <ProFormText name="model" label={t('prices.fields.model')} disabled={!!row} rules={[{ required: true, message: t('form.required') }, { pattern: /^[^\s,]+$/, message: t('prices.model_invalid') }]} />
-      <ProFormText name="input" label={t('prices.fields.input')} fieldProps={{ prefix: '$', suffix: '/ 1M', inputMode: 'decimal' }} rules={[{ required: true, message: t('form.required') }, usdRule(t)]} extra={<Per1kHint value={input} />} />
-      <ProFormText name="output" label={t('prices.fields.output')} fieldProps={{ prefix: '$', suffix: '/ 1M', inputMode: 'decimal' }} rules={[{ required: true, message: t('form.required') }, usdRule(t)]} extra={<Per1kHint value={output} />} />
-      <ProFormText name="cached_input" label={t('prices.fields.cached_input')} tooltip={t('prices.hints.cached_input')} fieldProps={{ prefix: '$', suffix: '/ 1M', inputMode: 'decimal' }} rules={[usdRule(t)]} extra={<Per1kHint value={cached} />} />
+      <ProFormText name="input" label={t('prices.fields.input')} fieldProps={{ prefix: '$', suffix: '/ 1M', inputMode: 'decimal' }} rules={[{ required: true, message: t('form.required') }, usdRule(t)]} extra={per1kHint(t, input)} />
+      <ProFormText name="output" label={t('prices.fields.output')} fieldProps={{ prefix: '$', suffix: '/ 1M', inputMode: 'decimal' }} rules={[{ required: true, message: t('form.required') }, usdRule(t)]} extra={per1kHint(t, output)} />
+      <ProFormText name="cached_input" label={t('prices.fields.cached_input')} tooltip={t('prices.hints.cached_input')} fieldProps={{ prefix: '$', suffix: '/ 1M', inputMode: 'decimal' }} rules={[usdRule(t)]} extra={per1kHint(t, cached)} />
       <ProFormText name="per_request" label={t('prices.fields.per_request')} tooltip={t('prices.hints.per_request')} fieldProps={{ prefix: '$', inputMode: 'decimal' }} rules={[usdRule(t)]} />
     </DrawerForm>
   );
@@ -126,20 +130,17 @@ export default function PricesPage() {
   const { t } = useTranslation();
   const { message } = App.useApp();
   const { typed } = useConfirm();
-  const [row, setRow] = useState<Row | null>(null);
-  const [open, setOpen] = useState(false);
+  const drawer = useDrawer<Row>();
   const del = useDeletePrice();
   const table = useServerTable<Row, Filters>({ queryKey: adminKeys.prices, fetch: fetchRows, toFilters: useCallback(toFilters, []), initialFilters: {} });
 
-  const edit = (r: Row | null) => {
-    setRow(r);
-    setOpen(true);
-  };
+  const edit = drawer.show;
 
   const columns: ProColumns<Row>[] = [
     {
       title: t('prices.fields.model'),
       dataIndex: 'model',
+      fieldProps: { placeholder: t('prices.search_placeholder') },
       render: (_, r) => (
         <Space>
           <Typography.Text strong className="tg-mono">
@@ -149,16 +150,16 @@ export default function PricesPage() {
         </Space>
       ),
     },
-    { title: t('prices.fields.input'), key: 'input', search: false, align: 'right', render: (_, r) => <UsdPer per1m={r.price?.input_usd_per_1m ?? null} per1k={r.price?.input_usd_per_1k} /> },
-    { title: t('prices.fields.output'), key: 'output', search: false, align: 'right', render: (_, r) => <UsdPer per1m={r.price?.output_usd_per_1m ?? null} per1k={r.price?.output_usd_per_1k} /> },
+    { title: t('prices.cols.input'), key: 'input', search: false, align: 'right', render: (_, r) => <UsdPer per1m={r.price?.input_usd_per_1m ?? null} per1k={r.price?.input_usd_per_1k} /> },
+    { title: t('prices.cols.output'), key: 'output', search: false, align: 'right', render: (_, r) => <UsdPer per1m={r.price?.output_usd_per_1m ?? null} per1k={r.price?.output_usd_per_1k} /> },
     {
-      title: t('prices.fields.cached_input'),
+      title: t('prices.cols.cached_input'),
       key: 'cached',
       search: false,
       align: 'right',
       render: (_, r) => <UsdPer per1m={r.price?.cached_input_usd_per_1m ?? null} per1k={r.price?.cached_input_micros_per_1m != null ? per1kFromPer1mMicros(r.price.cached_input_micros_per_1m) : null} />,
     },
-    { title: t('prices.fields.per_request'), key: 'per_request', search: false, align: 'right', render: (_, r) => (r.price ? <span className="tg-num">${r.price.per_request_usd}</span> : '—') },
+    { title: t('prices.fields.per_request'), key: 'per_request', search: false, align: 'right', render: (_, r) => (r.price && r.price.request_micros > 0 ? <span className="tg-num">{formatUsdText(r.price.per_request_usd)}</span> : '—') },
     {
       title: t('prices.fields.channels'),
       key: 'channels',
@@ -226,7 +227,7 @@ export default function PricesPage() {
           </Button>,
         ]}
       />
-      <PriceDrawer key={row?.model ?? 'new'} row={row} open={open} onOpenChange={setOpen} />
+      <PriceDrawer key={drawer.session} row={drawer.target} open={drawer.open} onOpenChange={drawer.setOpen} />
     </PageContainer>
   );
 }

@@ -14,6 +14,8 @@ import { useServerTable } from '../../components/useServerTable';
 import { formatDateTime, formatInt, formatMs, formatTimeCompact } from '../../lib/format';
 import { formatUsd } from '../../lib/money';
 import { maskEmail } from '../../lib/mask';
+import { KeyPicker, useKnownModels, UserPicker } from '../pickers';
+import { SuggestInput } from '../../components/pickers';
 
 const toFilters = (v: Record<string, unknown>): UsageFilters => ({
   ...rangeToMs(v.created_at),
@@ -70,6 +72,7 @@ export default function UsagePage() {
   });
   const totals = useUsageTotals(table.state.filters);
   const n = (v: number) => formatInt(v, i18n.language);
+  const models = useKnownModels();
 
   const columns: ProColumns<UsageRecord>[] = [
     {
@@ -80,25 +83,30 @@ export default function UsagePage() {
       sorter: true,
       fieldProps: { presets: timePresets(t), placeholder: [t('usage.from'), t('usage.to')], style: { width: '100%' } },
       formItemProps: { label: t('usage.fields.time_range') },
+      // Two date-times side by side need the room of two fields.
+      colSize: 2,
       render: (_, r) => (
         <Tooltip title={formatDateTime(r.created_at)}>
           <span style={{ whiteSpace: 'nowrap' }}>{formatTimeCompact(r.created_at)}</span>
         </Tooltip>
       ),
     },
-    { title: t('usage.fields.model'), dataIndex: 'model' },
+    {
+      title: t('usage.fields.model'),
+      dataIndex: 'model',
+      renderFormItem: () => <SuggestInput options={models} placeholder={t('usage.any_model')} testId="filter-model" />,
+    },
     {
       title: t('usage.fields.channel'),
       dataIndex: 'channel_name',
       valueType: 'select',
-      fieldProps: { options: (channels.data?.items ?? []).map((c) => ({ value: String(c.id), label: c.name })), showSearch: true, optionFilterProp: 'label' },
+      fieldProps: { options: (channels.data?.items ?? []).map((c) => ({ value: String(c.id), label: c.name })), showSearch: true, optionFilterProp: 'label', placeholder: t('usage.any_channel') },
       render: (_, r) => r.channel_name ?? '—',
     },
     {
       title: t('usage.fields.user'),
       dataIndex: 'user_email',
-      fieldProps: { placeholder: t('usage.user_id_placeholder') },
-      formItemProps: { label: t('usage.fields.user_id') },
+      renderFormItem: () => <UserPicker placeholder={t('usage.user_placeholder')} testId="filter-user" />,
       render: (_, r) => (
         <Tooltip title={`ID ${r.user_id}`}>
           <span>{maskEmail(r.user_email)}</span>
@@ -108,8 +116,7 @@ export default function UsagePage() {
     {
       title: t('usage.fields.key'),
       dataIndex: 'key_name',
-      fieldProps: { placeholder: t('usage.key_id_placeholder') },
-      formItemProps: { label: t('usage.fields.key_id') },
+      renderFormItem: () => <KeyPicker placeholder={t('usage.key_placeholder')} testId="filter-key" />,
       render: (_, r) => (
         <Tooltip title={`ID ${r.key_id}`}>
           <span>{r.key_name || `#${r.key_id}`}</span>
@@ -140,6 +147,7 @@ export default function UsagePage() {
       dataIndex: 'status_code',
       valueType: 'select',
       valueEnum: statusEnum(t),
+      fieldProps: { placeholder: t('usage.any_status') },
       render: (_, r) => (
         <Tooltip title={r.error_message ?? undefined}>
           <span>
@@ -149,7 +157,7 @@ export default function UsagePage() {
       ),
     },
     { title: t('usage.fields.latency'), dataIndex: 'latency_ms', key: 'latency_ms', search: false, sorter: true, align: 'right', render: (_, r) => formatMs(r.latency_ms) },
-    { title: t('usage.fields.request_id'), dataIndex: 'request_id', hideInTable: true },
+    { title: t('usage.fields.request_id'), dataIndex: 'request_id', hideInTable: true, fieldProps: { placeholder: 'req_…' } },
   ];
 
   return (

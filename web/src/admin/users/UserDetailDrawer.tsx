@@ -8,7 +8,7 @@ import type { AdminUserDetail, LedgerEntry, UserPatch } from '../../api/types';
 import { Money } from '../../components/Money';
 import { QueryState } from '../../components/QueryState';
 import { StatusTag } from '../../components/StatusTag';
-import { formatDateTime } from '../../lib/format';
+import { formatDateTime, formatTimeCompact } from '../../lib/format';
 import { BalanceAdjustForm } from './BalanceAdjustForm';
 
 function Overview({ u }: { u: AdminUserDetail }) {
@@ -128,7 +128,7 @@ function Ledger({ id }: { id: number }) {
           scroll={{ x: 'max-content' }}
           pagination={{ current: page, pageSize: 10, total: data.total, onChange: setPage, size: 'small', showSizeChanger: false }}
           columns={[
-            { title: t('ledger.time'), dataIndex: 'created_at', render: (v: string) => formatDateTime(v) },
+            { title: t('ledger.time'), dataIndex: 'created_at', render: (v: string) => <span title={formatDateTime(v)} style={{ whiteSpace: 'nowrap' }}>{formatTimeCompact(v)}</span> },
             {
               title: t('ledger.type'),
               dataIndex: 'type',

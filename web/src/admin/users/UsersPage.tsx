@@ -10,6 +10,7 @@ import { useConfirm } from '../../components/confirm';
 import { Money } from '../../components/Money';
 import { ServerTable } from '../../components/ServerTable';
 import { StatusTag } from '../../components/StatusTag';
+import { useDrawer } from '../../components/useDrawer';
 import { useServerTable } from '../../components/useServerTable';
 import { formatDateTimeShort } from '../../lib/format';
 import { maskEmail } from '../../lib/mask';
@@ -28,7 +29,7 @@ export default function UsersPage() {
   const { message } = App.useApp();
   const { confirm } = useConfirm();
   const [detail, setDetail] = useState<number | null>(null);
-  const [creating, setCreating] = useState(false);
+  const creating = useDrawer<never>();
   const update = useUpdateUser();
   const table = useServerTable<AdminUser, UserFilters>({
     queryKey: adminKeys.users,
@@ -139,12 +140,12 @@ export default function UsersPage() {
         rowKey="id"
         headerTitle={t('users.list')}
         toolBarRender={() => [
-          <Button key="new" type="primary" icon={<PlusOutlined />} onClick={() => setCreating(true)} data-testid="user-new">
+          <Button key="new" type="primary" icon={<PlusOutlined />} onClick={() => creating.show()} data-testid="user-new">
             {t('users.new')}
           </Button>,
         ]}
       />
-      <UserCreateDrawer open={creating} onOpenChange={setCreating} onCreated={(u) => setDetail(u.id)} />
+      <UserCreateDrawer key={creating.session} open={creating.open} onOpenChange={creating.setOpen} onCreated={(u) => setDetail(u.id)} />
       <UserDetailDrawer id={detail} onClose={() => setDetail(null)} />
     </PageContainer>
   );

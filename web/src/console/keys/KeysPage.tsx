@@ -1,6 +1,6 @@
 import { PlusOutlined } from '@ant-design/icons';
 import { PageContainer, type ProColumns } from '@ant-design/pro-components';
-import { App, Button, Space, Tooltip, Typography } from 'antd';
+import { App, Button, Empty, Space, Tooltip, Typography } from 'antd';
 import { useCallback, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { consoleKeys, fetchConsoleKeys, useDeleteConsoleKey, useUpdateConsoleKey, type ConsoleKeyFilters } from '../../api/console';
@@ -10,6 +10,7 @@ import { useConfirm } from '../../components/confirm';
 import { KeyQuota } from '../../components/KeyQuota';
 import { ServerTable } from '../../components/ServerTable';
 import { StatusTag } from '../../components/StatusTag';
+import { useDrawer } from '../../components/useDrawer';
 import { useServerTable } from '../../components/useServerTable';
 import { formatDateTimeShort } from '../../lib/format';
 import { KeyDrawer } from './KeyDrawer';
@@ -24,12 +25,13 @@ export default function KeysPage() {
   const { t } = useTranslation();
   const { message } = App.useApp();
   const { confirm, typed } = useConfirm();
-  const [editing, setEditing] = useState<ConsoleKey | null>(null);
-  const [open, setOpen] = useState(false);
+  const drawer = useDrawer<ConsoleKey>();
   const [created, setCreated] = useState<ConsoleKeyCreated | null>(null);
   const update = useUpdateConsoleKey();
   const del = useDeleteConsoleKey();
   const table = useServerTable<ConsoleKey, ConsoleKeyFilters>({ queryKey: consoleKeys.keys, fetch: fetchConsoleKeys, toFilters: useCallback(toFilters, []), initialFilters: {} });
+
+  const newKey = () => drawer.show(null);
 
   const act = async (fn: () => Promise<unknown>, ok: string) => {
     try {
@@ -79,10 +81,7 @@ export default function KeysPage() {
           key="edit"
           size="small"
           type="link"
-          onClick={() => {
-            setEditing(k);
-            setOpen(true);
-          }}
+          onClick={() => drawer.show(k)}
         >
           {t('common.edit')}
         </Button>,
@@ -137,22 +136,26 @@ export default function KeysPage() {
         settingsKey="console.keys"
         rowKey="id"
         headerTitle={t('my_keys.list')}
+        empty={
+          <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('my_keys.empty')}>
+            <Button type="primary" icon={<PlusOutlined />} onClick={() => newKey()}>
+              {t('my_keys.new')}
+            </Button>
+          </Empty>
+        }
         toolBarRender={() => [
           <Button
             key="new"
             type="primary"
             icon={<PlusOutlined />}
             data-testid="key-new"
-            onClick={() => {
-              setEditing(null);
-              setOpen(true);
-            }}
+            onClick={() => newKey()}
           >
             {t('my_keys.new')}
           </Button>,
         ]}
       />
-      <KeyDrawer key={editing?.id ?? 'new'} k={editing} open={open} onOpenChange={setOpen} onCreated={setCreated} />
+      <KeyDrawer key={drawer.session} k={drawer.target} open={drawer.open} onOpenChange={drawer.setOpen} onCreated={setCreated} />
       <NewKeyModal created={created} onClose={() => setCreated(null)} />
     </PageContainer>
   );

@@ -1,6 +1,6 @@
 import { KeyOutlined, RocketOutlined } from '@ant-design/icons';
 import { PageContainer } from '@ant-design/pro-components';
-import { Alert, Button, Card, Col, Divider, Row, Skeleton, Space, Statistic, Typography } from 'antd';
+import { Alert, Button, Card, Col, Divider, Grid, Row, Skeleton, Space, Statistic, Typography } from 'antd';
 import { useMemo } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router';
@@ -15,16 +15,16 @@ import { formatUsd } from '../../lib/money';
 function Sums({ title, s, testId }: { title: string; s: Overview['today']; testId: string }) {
   const { t, i18n } = useTranslation();
   return (
-    <Card size="small" title={title} style={{ height: '100%' }} data-testid={testId}>
+    <Card size="small" title={title} style={{ height: '100%' }} className="tg-sums" data-testid={testId}>
       <Row gutter={12}>
         <Col span={8}>
-          <Statistic title={t('overview.calls')} value={formatInt(s.calls, i18n.language)} valueStyle={{ fontSize: 20 }} />
+          <Statistic title={t('overview.calls')} value={formatInt(s.calls, i18n.language)} valueStyle={{ fontSize: 18 }} />
         </Col>
         <Col span={8}>
-          <Statistic title={t('overview.tokens')} value={formatCompact(s.prompt_tokens + s.completion_tokens, i18n.language)} valueStyle={{ fontSize: 20 }} />
+          <Statistic title={t('overview.tokens')} value={formatCompact(s.prompt_tokens + s.completion_tokens, i18n.language)} valueStyle={{ fontSize: 18 }} />
         </Col>
         <Col span={8}>
-          <Statistic title={t('overview.spend')} value={formatUsd(s.charged_micros)} valueStyle={{ fontSize: 20 }} />
+          <Statistic title={t('overview.spend')} value={formatUsd(s.charged_micros)} valueStyle={{ fontSize: 18 }} />
         </Col>
       </Row>
     </Card>
@@ -35,9 +35,15 @@ export default function OverviewPage() {
   const { t, i18n } = useTranslation();
   const q = useOverview();
   const d = q.data;
+  const wide = Grid.useBreakpoint().md ?? true;
 
   const option = useMemo<ChartOption | null>(() => {
     if (!d) return null;
+    const n = d.series.length;
+    // Label every 2nd day on a desktop, every 6th on a phone, counted back from today so the
+    // newest day always has its date under it.
+    const every = wide ? 2 : 6;
+    const idle = d.series.every((s) => s.charged_micros === 0);
     return {
       color: ['#1668dc', '#95de64'],
       grid: { left: 8, right: 8, top: 36, bottom: 8, containLabel: true },
@@ -50,10 +56,11 @@ export default function OverviewPage() {
           return `${s.date}<br/>${t('overview.spend')}: <b>${formatUsd(s.charged_micros)}</b><br/>${t('overview.tokens')}: <b>${formatInt(s.prompt_tokens + s.completion_tokens, i18n.language)}</b><br/>${t('overview.calls')}: ${formatInt(s.calls, i18n.language)}`;
         },
       },
-      xAxis: { type: 'category', data: d.series.map((s) => s.date.slice(5)) },
+      xAxis: { type: 'category', data: d.series.map((s) => s.date.slice(5)), axisLabel: { interval: (i: number) => (n - 1 - i) % every === 0 } },
       yAxis: [
-        // An idle month still gets a readable scale ($0 to $0.01) instead of fractions of a micro-dollar.
-        { type: 'value', min: 0, max: (v: { max: number }) => Math.max(v.max, 10_000), axisLabel: { formatter: (v: number) => formatAxisUsd(v, i18n.language) }, splitLine: { lineStyle: { type: 'dashed' } } },
+        // An idle month still gets a readable scale ($0 to $0.01) instead of fractions of a
+        // micro-dollar; once there is spend, the axis fits it, however small.
+        { type: 'value', min: 0, max: idle ? 10_000 : undefined, axisLabel: { formatter: (v: number) => formatAxisUsd(v, i18n.language) }, splitLine: { lineStyle: { type: 'dashed' } } },
         { type: 'value', min: 0, minInterval: 1, axisLabel: { formatter: (v: number) => formatCompact(v, i18n.language) }, splitLine: { show: false } },
       ],
       series: [
@@ -61,7 +68,7 @@ export default function OverviewPage() {
         { name: t('overview.tokens'), type: 'bar', yAxisIndex: 1, barMaxWidth: 14, data: d.series.map((s) => s.prompt_tokens + s.completion_tokens) },
       ],
     };
-  }, [d, t, i18n.language]);
+  }, [d, t, i18n.language, wide]);
 
   const noCalls = d && d.series.every((s) => s.calls === 0);
 
@@ -69,78 +76,81 @@ export default function OverviewPage() {
     <PageContainer title={t('overview.title')} content={d ? t('overview.hello', { name: d.user.name || d.user.email }) : undefined}>
       {q.isError ? <ErrorAlert error={q.error} onRetry={() => void q.refetch()} /> : null}
       {d && d.wallet.arrears_micros > 0 ? <Alert type="error" showIcon style={{ marginBottom: 16 }} message={t('overview.arrears', { amount: formatUsd(d.wallet.arrears_micros) })} /> : null}
-      <Row gutter={[16, 16]}>
-        <Col xs={24} lg={8}>
-          <Card size="small" title={t('overview.balance')} style={{ height: '100%' }} data-testid="overview-balance">
-            {q.isPending ? (
-              <Skeleton active paragraph={{ rows: 2 }} />
-            ) : d ? (
-              <>
-                <Statistic title={t('wallet.available')} value={formatUsd(d.wallet.available_micros)} valueStyle={{ fontSize: 28, fontVariantNumeric: 'tabular-nums' }} />
-                <Divider style={{ margin: '8px 0' }} />
-                <Space size={24} wrap>
-                  <span>
-                    <Typography.Text type="secondary">{t('wallet.balance')} </Typography.Text>
-                    <Money micros={d.wallet.balance_micros} />
-                  </span>
-                  <span>
-                    <Typography.Text type="secondary">{t('wallet.on_hold')} </Typography.Text>
-                    <Money micros={d.wallet.pending_micros} />
-                  </span>
-                  {d.wallet.gift_micros > 0 ? (
+      {/* Nothing to show but the error (and its retry) until the overview loads once. */}
+      {q.isError && !d ? null : (
+        <Row gutter={[16, 16]}>
+          <Col xs={24} lg={8}>
+            <Card size="small" title={t('overview.balance')} style={{ height: '100%' }} data-testid="overview-balance">
+              {q.isPending ? (
+                <Skeleton active paragraph={{ rows: 2 }} />
+              ) : d ? (
+                <>
+                  <Statistic title={t('wallet.available')} value={formatUsd(d.wallet.available_micros)} valueStyle={{ fontSize: 28, fontVariantNumeric: 'tabular-nums' }} />
+                  <Divider style={{ margin: '8px 0' }} />
+                  <Space size={24} wrap>
                     <span>
-                      <Typography.Text type="secondary">{t('wallet.gift')} </Typography.Text>
-                      <Money micros={d.wallet.gift_micros} />
+                      <Typography.Text type="secondary">{t('wallet.balance')} </Typography.Text>
+                      <Money micros={d.wallet.balance_micros} />
                     </span>
-                  ) : null}
-                </Space>
-              </>
-            ) : null}
-          </Card>
-        </Col>
-        <Col xs={24} md={12} lg={8}>
-          {d ? <Sums title={t('overview.today')} s={d.today} testId="overview-today" /> : <Card size="small"><Skeleton active /></Card>}
-        </Col>
-        <Col xs={24} md={12} lg={8}>
-          {d ? <Sums title={t('overview.month')} s={d.month} testId="overview-month" /> : <Card size="small"><Skeleton active /></Card>}
-        </Col>
-        <Col span={24}>
-          <Card
-            title={t('overview.chart_title')}
-            extra={
-              <Link to="/console/usage">
-                <Button type="link" size="small">
-                  {t('overview.see_usage')}
-                </Button>
-              </Link>
-            }
-          >
-            {option ? <Chart option={option} height={320} testId="overview-chart" /> : <Skeleton active paragraph={{ rows: 8 }} />}
-            {noCalls ? (
-              <Alert
-                style={{ marginTop: 12 }}
-                type="info"
-                showIcon
-                message={t('overview.no_calls')}
-                action={
-                  <Space>
-                    <Link to="/console/keys">
-                      <Button size="small" icon={<KeyOutlined />}>
-                        {t('overview.create_key')}
-                      </Button>
-                    </Link>
-                    <Link to="/console/quickstart">
-                      <Button size="small" type="primary" icon={<RocketOutlined />}>
-                        {t('nav.quickstart')}
-                      </Button>
-                    </Link>
+                    <span>
+                      <Typography.Text type="secondary">{t('wallet.on_hold')} </Typography.Text>
+                      <Money micros={d.wallet.pending_micros} />
+                    </span>
+                    {d.wallet.gift_micros > 0 ? (
+                      <span>
+                        <Typography.Text type="secondary">{t('wallet.gift')} </Typography.Text>
+                        <Money micros={d.wallet.gift_micros} />
+                      </span>
+                    ) : null}
                   </Space>
-                }
-              />
-            ) : null}
-          </Card>
-        </Col>
-      </Row>
+                </>
+              ) : null}
+            </Card>
+          </Col>
+          <Col xs={24} md={12} lg={8}>
+            {d ? <Sums title={t('overview.today')} s={d.today} testId="overview-today" /> : <Card size="small"><Skeleton active /></Card>}
+          </Col>
+          <Col xs={24} md={12} lg={8}>
+            {d ? <Sums title={t('overview.month')} s={d.month} testId="overview-month" /> : <Card size="small"><Skeleton active /></Card>}
+          </Col>
+          <Col span={24}>
+            <Card
+              title={t('overview.chart_title')}
+              extra={
+                <Link to="/console/usage">
+                  <Button type="link" size="small">
+                    {t('overview.see_usage')}
+                  </Button>
+                </Link>
+              }
+            >
+              {option ? <Chart option={option} height={320} testId="overview-chart" /> : <Skeleton active paragraph={{ rows: 8 }} />}
+              {noCalls ? (
+                <Alert
+                  style={{ marginTop: 12 }}
+                  type="info"
+                  showIcon
+                  message={t('overview.no_calls')}
+                  action={
+                    <Space>
+                      <Link to="/console/keys">
+                        <Button size="small" icon={<KeyOutlined />}>
+                          {t('overview.create_key')}
+                        </Button>
+                      </Link>
+                      <Link to="/console/quickstart">
+                        <Button size="small" type="primary" icon={<RocketOutlined />}>
+                          {t('nav.quickstart')}
+                        </Button>
+                      </Link>
+                    </Space>
+                  }
+                />
+              ) : null}
+            </Card>
+          </Col>
+        </Row>
+      )}
     </PageContainer>
   );
 }

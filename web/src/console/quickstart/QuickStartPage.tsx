@@ -7,6 +7,7 @@ import { useModels, useOverview } from '../../api/console';
 import type { ModelOffer } from '../../api/types';
 import { CopyButton, CopyField } from '../../components/CopyField';
 import { ErrorAlert } from '../../components/ErrorAlert';
+import { formatUsdText } from '../../lib/money';
 import { curlSnippet, nodeSnippet, pythonSnippet } from './snippets';
 
 const KEY_PLACEHOLDER = 'sk-your-key';
@@ -83,8 +84,8 @@ export default function QuickStartPage() {
               locale={{ emptyText: t('quickstart.no_models') }}
               columns={[
                 { title: t('prices.fields.model'), dataIndex: 'model', render: (v: string) => <Typography.Text className="tg-mono">{v}</Typography.Text> },
-                { title: t('quickstart.input_price'), dataIndex: 'input_usd_per_1m', align: 'right', render: (v: string, m) => <span className="tg-num" title={`$${m.input_usd_per_1k} / 1K`}>${v}</span> },
-                { title: t('quickstart.output_price'), dataIndex: 'output_usd_per_1m', align: 'right', render: (v: string, m) => <span className="tg-num" title={`$${m.output_usd_per_1k} / 1K`}>${v}</span> },
+                { title: t('quickstart.input_price'), dataIndex: 'input_usd_per_1m', align: 'right', render: (v: string, m) => <span className="tg-num" title={`${formatUsdText(m.input_usd_per_1k)} / 1K`}>{formatUsdText(v)}</span> },
+                { title: t('quickstart.output_price'), dataIndex: 'output_usd_per_1m', align: 'right', render: (v: string, m) => <span className="tg-num" title={`${formatUsdText(m.output_usd_per_1k)} / 1K`}>{formatUsdText(v)}</span> },
               ]}
             />
             <Typography.Paragraph type="secondary" style={{ marginTop: 8, marginBottom: 0, fontSize: 12 }}>

@@ -3,7 +3,8 @@ import { PageContainer, type ProColumns } from '@ant-design/pro-components';
 import { Button, Descriptions, Tooltip, Typography } from 'antd';
 import { useCallback } from 'react';
 import { useTranslation } from 'react-i18next';
-import { consoleKeys, consoleUsageExportUrl, fetchConsoleUsage, useConsoleUsageTotals, useMyKeys, type ConsoleUsageFilters } from '../../api/console';
+import { consoleKeys, consoleUsageExportUrl, fetchConsoleUsage, useConsoleUsageTotals, useModels, useMyKeys, type ConsoleUsageFilters } from '../../api/console';
+import { SuggestInput } from '../../components/pickers';
 import type { ConsoleUsageRecord } from '../../api/types';
 import { Money } from '../../components/Money';
 import { ServerTable } from '../../components/ServerTable';
@@ -25,6 +26,7 @@ const toFilters = (v: Record<string, unknown>): ConsoleUsageFilters => ({
 export default function UsagePage() {
   const { t, i18n } = useTranslation();
   const keys = useMyKeys();
+  const models = useModels();
   const table = useServerTable<ConsoleUsageRecord, ConsoleUsageFilters>({
     queryKey: consoleKeys.usage,
     fetch: fetchConsoleUsage,
@@ -46,18 +48,23 @@ export default function UsagePage() {
       sorter: true,
       fieldProps: { presets: timePresets(t), placeholder: [t('usage.from'), t('usage.to')], style: { width: '100%' } },
       formItemProps: { label: t('usage.fields.time_range') },
+      colSize: 2,
       render: (_, r) => (
         <Tooltip title={formatDateTime(r.created_at)}>
           <span style={{ whiteSpace: 'nowrap' }}>{formatTimeCompact(r.created_at)}</span>
         </Tooltip>
       ),
     },
-    { title: t('usage.fields.model'), dataIndex: 'model' },
+    {
+      title: t('usage.fields.model'),
+      dataIndex: 'model',
+      renderFormItem: () => <SuggestInput options={(models.data?.items ?? []).map((m) => m.model)} placeholder={t('usage.any_model')} testId="filter-model" />,
+    },
     {
       title: t('usage.fields.key'),
       dataIndex: 'key_name',
       valueType: 'select',
-      fieldProps: { options: (keys.data?.items ?? []).map((k) => ({ value: String(k.id), label: `${k.name} (${k.display})` })) },
+      fieldProps: { options: (keys.data?.items ?? []).map((k) => ({ value: String(k.id), label: `${k.name} (${k.display})` })), placeholder: t('usage.any_key') },
       render: (_, r) => r.key_name || `#${r.key_id}`,
     },
     { title: t('usage.fields.prompt_tokens'), dataIndex: 'prompt_tokens', key: 'prompt_tokens', search: false, sorter: true, align: 'right', render: (_, r) => n(r.prompt_tokens) },
@@ -82,6 +89,7 @@ export default function UsagePage() {
       dataIndex: 'status_code',
       valueType: 'select',
       valueEnum: statusEnum(t),
+      fieldProps: { placeholder: t('usage.any_status') },
       render: (_, r) => (
         <Tooltip title={r.error_message ?? undefined}>
           <span>
@@ -91,7 +99,7 @@ export default function UsagePage() {
       ),
     },
     { title: t('usage.fields.latency'), dataIndex: 'latency_ms', key: 'latency_ms', search: false, sorter: true, align: 'right', render: (_, r) => formatMs(r.latency_ms) },
-    { title: t('usage.fields.request_id'), dataIndex: 'request_id', hideInTable: true },
+    { title: t('usage.fields.request_id'), dataIndex: 'request_id', hideInTable: true, fieldProps: { placeholder: 'req_…' } },
   ];
 
   return (
