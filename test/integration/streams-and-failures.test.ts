@@ -32,6 +32,18 @@ async function failure(p: Promise<unknown>): Promise<ApiErr> {
   return e as ApiErr;
 }
 
+/** Stream a call whose upstream fails mid-way: the text that arrived, and what the SDK raised. */
+async function streamUntilItBreaks(content: string) {
+  const { data: stream, response } = await client.chat.completions
+    .create({ model: 'm-stream', messages: [{ role: 'user', content }], stream: true })
+    .withResponse();
+  let text = '';
+  const err = await (async () => {
+    for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+  })().catch((e: unknown) => e);
+  return { text, err, response };
+}
+
 /** A refused/failed call: nothing charged, a usage record of the failure, the hold voided. */
 async function expectNothingCharged(e: ApiErr, before: number, status: number) {
   const rid = e.headers?.get('x-request-id');
@@ -138,13 +150,7 @@ describe('streams cut short', () => {
   it('an upstream that drops the connection mid-stream: the caller gets an error, and pays for what it received', async () => {
     const content = 'Drop me. [[fake:dropAfterChunks=3]]';
     const before = await cash();
-    const { data: stream, response } = await client.chat.completions
-      .create({ model: 'm-stream', messages: [{ role: 'user', content }], stream: true })
-      .withResponse();
-    let text = '';
-    const err = await (async () => {
-      for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
-    })().catch((e: unknown) => e);
+    const { text, err, response } = await streamUntilItBreaks(content);
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect((err as ApiErr).code).toBe('upstream_broken');
     expect(text).toBe('hello hello hello');
@@ -160,13 +166,7 @@ describe('streams cut short', () => {
     for (const fault of ['dropAfterChunks=0', 'malformedAfterChunks=0']) {
       const content = `Nothing to show. [[fake:${fault}]]`;
       const before = await cash();
-      const { data: stream, response } = await client.chat.completions
-        .create({ model: 'm-stream', messages: [{ role: 'user', content }], stream: true })
-        .withResponse();
-      let text = '';
-      const err = await (async () => {
-        for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
-      })().catch((e: unknown) => e);
+      const { text, err, response } = await streamUntilItBreaks(content);
       expect(err, fault).toBeInstanceOf(OpenAI.APIError);
       expect(text).toBe('');
       const rid = response.headers.get('x-request-id')!;
@@ -182,13 +182,7 @@ describe('streams cut short', () => {
   it('a malformed event cuts the stream there; the caller pays for what came before it', async () => {
     const content = 'Garble. [[fake:malformedAfterChunks=2]]';
     const before = await cash();
-    const { data: stream, response } = await client.chat.completions
-      .create({ model: 'm-stream', messages: [{ role: 'user', content }], stream: true })
-      .withResponse();
-    let text = '';
-    const err = await (async () => {
-      for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
-    })().catch((e: unknown) => e);
+    const { text, err, response } = await streamUntilItBreaks(content);
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect((err as ApiErr).code).toBe('upstream_malformed');
     expect(text).toBe('hello hello');
