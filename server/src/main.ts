@@ -40,7 +40,8 @@ export async function startServer(config: Config, opts: { log?: Logger; print?: 
         // server.close() waits for every open connection, and closes only those idle at that
         // moment: a keep-alive connection whose call ends later, or one opened but not used yet,
         // would hold the exit until its client hangs up (or the grace period). Close each as soon
-        // as it has no request in progress.
+        // as it has no request in progress. (Node's closeIdleConnections() is not enough: it never
+        // closes a connection that has not sent a request yet.)
         const idleSweep = setInterval(() => {
           for (const [socket, n] of unanswered) if (n === 0) socket.destroy();
         }, 100);

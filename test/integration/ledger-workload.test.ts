@@ -24,6 +24,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKey } from '../../server/src/accounts/keys.js';
 import { setGroup } from '../../server/src/billing/prices.js';
+import { formatMicros } from '../../server/src/lib/money.js';
 import { CLI_ACTOR } from '../../server/src/ops/audit.js';
 import { ApiClient, type ApiResponse } from '../support/api.js';
 import { bookProblems, chatPromptTokens, closedPort, expectedCost, usdToMicros, type TestPrice } from '../support/books.js';
@@ -305,11 +306,6 @@ const upstreamPrompt = (op: CallOp) => (op.endpoint === 'chat' ? chatPromptToken
 const plannedCompletion = (op: CallOp) => (op.endpoint === 'embeddings' ? 0 : Math.min(op.completion, op.maxTokens ?? Infinity));
 const heldCompletion = (op: CallOp) => (op.endpoint === 'embeddings' ? 0 : (op.maxTokens ?? (op.endpoint === 'completions' ? LEGACY_DEFAULT_MAX : DEFAULT_MAX_OUT)));
 
-const usd = (micros: number) => {
-  const a = Math.abs(micros);
-  return `${micros < 0 ? '-' : ''}${Math.floor(a / 1e6)}.${String(a % 1e6).padStart(6, '0')}`;
-};
-
 interface Usage {
   prompt: number;
   completion: number;
@@ -379,7 +375,7 @@ beforeAll(async () => {
     const made = await addUserWithKey(ctx, {
       email: `ledger-${SEED}-${u}@example.com`,
       group: spec.group,
-      balanceUsd: usd(spec.initial),
+      balanceUsd: formatMicros(spec.initial),
       key: { name: 'k0', quotaMicros: k0.quota, group: k0.group },
     });
     const keys = [{ id: made.keyView.id, secret: made.key, quota: k0.quota, ppm: 0 }];
@@ -587,7 +583,7 @@ async function postAdjustment(op: AdjOp): Promise<AdjResponse> {
   const api = apis[op.server % apis.length]!;
   const r: ApiResponse = await api.post(
     `/api/admin/users/${people[op.user]!.userId}/balance-adjustments`,
-    { amount: usd(op.amount), reason: `ledger workload op ${op.i}` },
+    { amount: formatMicros(op.amount), reason: `ledger workload op ${op.i}` },
     { 'idempotency-key': op.idem },
   );
   return { status: r.status, body: r.body };
@@ -828,7 +824,7 @@ async function audit(phase: string): Promise<{ problems: string[]; expected: Exp
   for (const a of adjObs) {
     const op = a.op;
     const walletId = people[op.user]!.walletId;
-    const tag = `adjustment op #${op.i} (${usd(op.amount)}, ${op.replay}, key ${op.idem})`;
+    const tag = `adjustment op #${op.i} (${formatMicros(op.amount)}, ${op.replay}, key ${op.idem})`;
     const ok = a.responses.filter((r) => r.status === 200);
     const fresh = ok.filter((r) => r.body.replayed === false);
     for (const r of a.responses) {

@@ -14,6 +14,7 @@ import { addChannel, addPrice, addUserWithKey } from '../support/seed.js';
 import { bookProblems, chatPromptTokens, expectedCost, ledgerSumsOf, pendingHolds, until, walletRow } from '../support/books.js';
 import { loadConfig } from '../../server/src/config/index.js';
 import { createContext, type AppContext } from '../../server/src/context.js';
+import { formatMicros } from '../../server/src/lib/money.js';
 
 const dialect = testDialect();
 const MODEL = 'gpt-4o-mini';
@@ -37,7 +38,6 @@ const health = async (s: ChildServer) => {
   const r = await fetch(s.url + '/healthz');
   return { status: r.status, body: (await r.json()) as Record<string, any> };
 };
-const usd = (micros: number) => (micros / 1e6).toFixed(6);
 
 /** Read a stream in the background; `text()` is what arrived so far. */
 function reader(stream: AsyncIterable<OpenAI.Chat.Completions.ChatCompletionChunk>) {
@@ -101,7 +101,7 @@ describe(`server lifecycle on ${dialect}`, () => {
     const content = 'Crash mid-stream. [[fake:hangAfterChunks=3]]';
     const estimate = expectedCost(PRICE, { prompt: chatPromptTokens([content]), completion: 50 });
     // the hold of the doomed call takes the whole balance: while it is pending nothing else fits
-    const u = await addUserWithKey(ctx, { balanceUsd: usd(estimate) });
+    const u = await addUserWithKey(ctx, { balanceUsd: formatMicros(estimate) });
     const ttlMs = 4_000;
     // PostgreSQL/MySQL: the sweeping process runs alongside; SQLite: one process after the other
     const together = dialect !== 'sqlite';

@@ -26,8 +26,8 @@ export async function ensureSuperAdmin(db: Db, config: Config, log: Logger, prin
     } catch (err) {
       // Processes started together on a fresh database race to create the admin: the loser finds
       // the winner's, and starts as if it had been there (only the winner prints the password).
-      const now = await db.kysely.selectFrom('users').select('id').where('role', '=', 'super_admin').executeTakeFirst();
-      if (err instanceof AppError && err.code === 'already_exists' && now) return null;
+      const winner = await db.kysely.selectFrom('users').select('id').where('role', '=', 'super_admin').executeTakeFirst();
+      if (err instanceof AppError && err.code === 'already_exists' && winner) return null;
       throw err;
     }
   }
