@@ -45,18 +45,21 @@ export interface FormatUsdOptions {
   signed?: boolean;
 }
 
+/** The one way an amount is written: sign, "$", grouped whole part, at least `minDecimals` decimals. */
+function layoutUsd(sign: '' | '-' | '+', whole: string, frac: string, minDecimals = 2): string {
+  const w = whole.replace(/^0+(?=\d)/, '').replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  const f = frac.replace(/0+$/, '').padEnd(minDecimals, '0');
+  return `${sign}$${w}${f ? '.' + f : ''}`;
+}
+
 /** "$1,234.50", "$0.000150", "-$3.50": grouping, at least two decimals, up to six, never rounded. */
 export function formatUsd(micros: number | bigint | null | undefined, opts: FormatUsdOptions = {}): string {
   if (micros === null || micros === undefined) return '—';
   const v = BigInt(micros);
   const neg = v < 0n;
   const abs = neg ? -v : v;
-  const whole = (abs / MICROS).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-  let frac = (abs % MICROS).toString().padStart(6, '0').replace(/0+$/, '');
-  const min = opts.minDecimals ?? 2;
-  if (frac.length < min) frac = frac.padEnd(min, '0');
   const sign = neg ? '-' : opts.signed && v > 0n ? '+' : '';
-  return `${sign}$${whole}${frac ? '.' + frac : ''}`;
+  return layoutUsd(sign, (abs / MICROS).toString(), (abs % MICROS).toString().padStart(6, '0'), opts.minDecimals);
 }
 
 /**
@@ -82,7 +85,5 @@ export function formatUsdText(text: string | null | undefined): string {
   const m = /^([+-]?)(\d+)(?:\.(\d+))?$/.exec(text.trim());
   if (!m) return text;
   const [, sign = '', whole = '0', frac = ''] = m;
-  const w = whole.replace(/^0+(?=\d)/, '').replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-  const f = frac.replace(/0+$/, '').padEnd(2, '0');
-  return `${sign === '-' ? '-' : ''}$${w}.${f}`;
+  return layoutUsd(sign === '-' ? '-' : '', whole, frac);
 }

@@ -41,7 +41,6 @@ export default function ChannelsPage() {
   const del = useDeleteChannel();
   const test = useTestChannel();
 
-  const openDrawer = drawer.show;
 
   const runTest = async (c: Channel) => {
     setTesting(c.id);
@@ -171,7 +170,7 @@ export default function ChannelsPage() {
           key="edit"
           size="small"
           type="link"
-          onClick={() => openDrawer(c)}
+          onClick={() => drawer.show(c)}
         >
           {t('common.edit')}
         </Button>,
@@ -205,7 +204,7 @@ export default function ChannelsPage() {
         headerTitle={t('channels.list')}
         empty={
           <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('channels.empty')}>
-            <Button type="primary" icon={<PlusOutlined />} onClick={() => openDrawer(null)}>
+            <Button type="primary" icon={<PlusOutlined />} onClick={() => drawer.show(null)}>
               {t('channels.new')}
             </Button>
           </Empty>
@@ -216,7 +215,7 @@ export default function ChannelsPage() {
             type="primary"
             icon={<PlusOutlined />}
             data-testid="channel-new"
-            onClick={() => openDrawer(null)}
+            onClick={() => drawer.show(null)}
           >
             {t('channels.new')}
           </Button>,

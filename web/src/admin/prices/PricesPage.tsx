@@ -134,7 +134,6 @@ export default function PricesPage() {
   const del = useDeletePrice();
   const table = useServerTable<Row, Filters>({ queryKey: adminKeys.prices, fetch: fetchRows, toFilters: useCallback(toFilters, []), initialFilters: {} });
 
-  const edit = drawer.show;
 
   const columns: ProColumns<Row>[] = [
     {
@@ -179,7 +178,7 @@ export default function PricesPage() {
       valueType: 'option',
       fixed: 'right',
       render: (_, r) => [
-        <Button key="edit" size="small" type={r.price ? 'link' : 'primary'} ghost={!r.price} onClick={() => edit(r)} data-testid={`price-edit-${r.model}`}>
+        <Button key="edit" size="small" type={r.price ? 'link' : 'primary'} ghost={!r.price} onClick={() => drawer.show(r)} data-testid={`price-edit-${r.model}`}>
           {r.price ? t('common.edit') : t('prices.set_price')}
         </Button>,
         r.price ? (
@@ -222,7 +221,7 @@ export default function PricesPage() {
         rowKey="model"
         headerTitle={t('prices.list')}
         toolBarRender={() => [
-          <Button key="new" type="primary" icon={<PlusOutlined />} onClick={() => edit(null)} data-testid="price-new">
+          <Button key="new" type="primary" icon={<PlusOutlined />} onClick={() => drawer.show(null)} data-testid="price-new">
             {t('prices.new')}
           </Button>,
         ]}
