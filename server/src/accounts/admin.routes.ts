@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
@@ -100,6 +100,23 @@ export function keyInputFrom(b: z.infer<typeof KeyInputSchema>) {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/**
+ * Staff accounts are the keys to the house: a plain admin who could reset a super-admin's
+ * password, edit or disable them, or mint keys on their wallet could become them. Only a
+ * super-admin acts on another staff account; anyone may act on plain users and on themselves.
+ */
+async function assertMayActOn(ctx: AppContext, req: FastifyRequest, targetUserId: number) {
+  const actor = req.sessionUser;
+  if (actor?.role === 'super_admin' || actor?.id === targetUserId) return;
+  const target = await ctx.db.kysely.selectFrom('users').select('role').where('id', '=', targetUserId).executeTakeFirst();
+  if (target && target.role !== 'user') throw new AppError('forbidden', 'Only a super-admin can act on another operator account.');
+}
+
+async function assertMayActOnKey(ctx: AppContext, req: FastifyRequest, keyId: number) {
+  const key = await ctx.db.kysely.selectFrom('api_keys').select('user_id').where('id', '=', keyId).executeTakeFirst();
+  if (key) await assertMayActOn(ctx, req, key.user_id);
+}
+
 /** /api/admin: users, their balances, and keys. */
 export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext) {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -172,6 +189,7 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
       response: { 200: UserViewSchema },
     },
     handler: async (req) => {
+      await assertMayActOn(ctx, req, req.params.id);
       if (req.body.role !== undefined && req.sessionUser?.role !== 'super_admin') throw new AppError('forbidden', 'Only a super-admin can change roles.', { path: 'role' });
       if (req.params.id === req.sessionUser?.id && (req.body.status === 'disabled' || (req.body.role && req.body.role !== req.sessionUser.role))) {
         throw new AppError('conflict', 'You cannot disable yourself or change your own role.', { path: req.body.status ? 'status' : 'role' });
@@ -189,6 +207,7 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
     schema: { tags, summary: "Set a user's password (ends their sessions)", params: IdParam, body: z.object({ password: z.string() }), response: { 204: z.null() } },
     handler: async (req, reply) => {
       await getUserWithWallet(ctx.db.kysely, req.params.id);
+      await assertMayActOn(ctx, req, req.params.id);
       await setPassword(ctx.db, req.params.id, req.body.password);
       await audit(ctx.db.kysely, actorOf(req), 'user.password_reset', { type: 'user', id: req.params.id });
       return reply.code(204).send(null);
@@ -268,6 +287,7 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
       response: { 201: KeyViewSchema.extend({ key: z.string() }) },
     },
     handler: async (req, reply) => {
+      await assertMayActOn(ctx, req, req.body.user_id);
       const { key, view } = await createKey(ctx.db, ctx.feed, req.body.user_id, keyInputFrom(req.body));
       await audit(ctx.db.kysely, actorOf(req), 'key.create', { type: 'key', id: view.id }, null, view);
       return reply.code(201).send({ ...view, key });
@@ -283,6 +303,7 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
       response: { 200: KeyViewSchema },
     },
     handler: async (req) => {
+      await assertMayActOnKey(ctx, req, req.params.id);
       const { before, after } = await updateKey(ctx.db, ctx.feed, req.params.id, { ...keyInputFrom(req.body), status: req.body.status });
       await audit(ctx.db.kysely, actorOf(req), 'key.update', { type: 'key', id: after.id }, keyView(before), keyView(after));
       return keyView(after);
@@ -292,6 +313,7 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
   r.post('/keys/:id/revoke', {
     schema: { tags: keyTags, summary: 'Revoke a key for good (refused everywhere within seconds)', params: IdParam, response: { 200: KeyViewSchema } },
     handler: async (req) => {
+      await assertMayActOnKey(ctx, req, req.params.id);
       const { before } = await revokeKey(ctx.db, ctx.feed, req.params.id);
       await audit(ctx.db.kysely, actorOf(req), 'key.revoke', { type: 'key', id: before.id }, keyView(before), { status: 'revoked' });
       return keyView(await ctx.db.kysely.selectFrom('api_keys').selectAll().where('id', '=', before.id).executeTakeFirstOrThrow());
@@ -302,6 +324,7 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
     schema: { tags: keyTags, summary: 'Delete a key (revokes it and hides it from lists)', params: IdParam, response: { 204: z.null() } },
     handler: async (req, reply) => {
       await getKey(ctx.db.kysely, req.params.id);
+      await assertMayActOnKey(ctx, req, req.params.id);
       const { before } = await revokeKey(ctx.db, ctx.feed, req.params.id, { delete: true });
       await audit(ctx.db.kysely, actorOf(req), 'key.delete', { type: 'key', id: before.id }, keyView(before), null);
       return reply.code(204).send(null);
