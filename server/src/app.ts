@@ -9,6 +9,7 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fast
 import { sql } from 'kysely';
 import type { AppContext } from './context.js';
 import { newRequestId } from './lib/ids.js';
+import { jsonNestedDeeperThan, tooDeepError } from './lib/json-body.js';
 import { apiErrorBody, openaiErrorBody, toAppError } from './http/errors.js';
 import { requireStaff } from './http/session.js';
 import { gatewayRoutes } from './gateway/routes.js';
@@ -43,6 +44,16 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
+
+  // Fastify's JSON parser (with its prototype-poisoning guard), behind a nesting cap: a body
+  // nested thousands of levels deep parses, then overflows the stack of whatever walks it.
+  const defaultJsonParser = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const text = body as string;
+    if (jsonNestedDeeperThan(text)) return done(tooDeepError(), undefined);
+    defaultJsonParser(req, text, done);
+  });
 
   app.setErrorHandler((err, req, reply) => {
     const e = toAppError(err);

@@ -9,7 +9,7 @@ import { formatMicros, parseMicros } from '../lib/money.js';
 import { audit } from '../ops/audit.js';
 import { adjustCash } from '../billing/wallets.js';
 import { keyView, createKey, listKeys, revokeKey, updateKey, getKey } from './keys.js';
-import { createUser, getUserWithWallet, listUsers, ROLES, setPassword, updateUser, userView, USER_STATUSES } from './users.js';
+import { createUser, getUserWithWallet, listUsers, ROLES, setPassword, UserNameSchema, updateUser, userView, USER_STATUSES } from './users.js';
 
 export const UserViewSchema = z.object({
   id: z.number(),
@@ -149,7 +149,7 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
       body: z.object({
         email: z.string(),
         password: z.string().optional(),
-        name: z.string().max(100).optional(),
+        name: UserNameSchema.or(z.literal('').describe('empty: the part of the email before @')).optional(),
         role: z.enum(ROLES).default('user'),
         group: z.string().optional(),
         remark: z.string().max(2000).optional(),
@@ -180,7 +180,7 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
       summary: 'Edit a user (name, status, role, group, remark)',
       params: IdParam,
       body: z.object({
-        name: z.string().min(1).max(100).optional(),
+        name: UserNameSchema.optional(),
         status: z.enum(USER_STATUSES).optional(),
         role: z.enum(ROLES).optional(),
         group: z.string().optional(),

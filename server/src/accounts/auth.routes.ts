@@ -1,10 +1,44 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { headersOf, loadSession } from '../http/session.js';
 import { CLIENT_IP_HEADER } from './auth.js';
+import { UserNameSchema } from './users.js';
+
+const ImageSchema = z.string().max(2048, 'image must be at most 2048 characters');
+const EmailField = z.string().max(254, 'email must be at most 254 characters');
+
+/**
+ * better-auth's routes that write users check types loosely (a number name was stored as
+ * "12345.0", a 5 MB name was accepted, null or an object gave a 500). Ours are checked here first,
+ * with the same rules as the admin API; what better-auth checks itself (password, email shape)
+ * it still checks.
+ */
+const USER_WRITES: Record<string, z.ZodType<Record<string, unknown>>> = {
+  '/api/auth/sign-up/email': z.looseObject({ name: UserNameSchema, email: EmailField, password: z.string(), image: ImageSchema.optional() }),
+  '/api/auth/update-user': z.looseObject({ name: UserNameSchema.optional(), image: ImageSchema.nullable().optional() }),
+  '/api/auth/change-email': z.looseObject({ newEmail: EmailField }),
+};
+
+function checkUserWrite(pathname: string, body: unknown): unknown {
+  const schema = USER_WRITES[pathname];
+  if (!schema) return body;
+  const r = schema.safeParse(body);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  const path = issue.path.join('.') || 'body';
+  throw new AppError('validation_failed', `${path}: ${issue.message}`, { path, details: r.error.issues.map((i) => ({ path: i.path.join('.') || 'body', message: i.message })) });
+}
+
+/**
+ * The origin the caller reached: Host (or X-Forwarded-Host / -Proto, which Fastify reads only from
+ * a proxy TRUST_PROXY trusts). better-auth sees this, never the forwarded headers themselves.
+ */
+function trustedOrigin(req: FastifyRequest): string {
+  return `${req.protocol}://${req.host || 'localhost'}`;
+}
 
 /** better-auth's handler mounted at /api/auth/* (sign-in, sign-out, sessions), plus /api/me. */
 export async function authRoutes(app: FastifyInstance, ctx: AppContext) {
@@ -13,23 +47,26 @@ export async function authRoutes(app: FastifyInstance, ctx: AppContext) {
     url: '/auth/*',
     schema: { hide: true },
     handler: async (req, reply) => {
-      const url = new URL(req.url, `http://${req.headers.host ?? 'localhost'}`);
+      const url = new URL(req.url, trustedOrigin(req));
       const hasBody = req.method !== 'GET' && req.body !== undefined && req.body !== null;
+      // Only JSON (parsed, with its nesting cap): a text/plain body is what a cross-site form can send.
+      if (hasBody && typeof req.body === 'string') throw new AppError('unsupported_media_type', 'Send the body as application/json.');
+      if (hasBody && (typeof req.body !== 'object' || Array.isArray(req.body))) throw new AppError('bad_request', 'The request body must be a JSON object.');
+      const body = hasBody ? checkUserWrite(url.pathname, req.body) : undefined;
       const headers = headersOf(req);
+      for (const name of [...headers.keys()]) if (name.startsWith('x-forwarded-') || name === 'forwarded') headers.delete(name);
       // better-auth rate-limits sign-ins per client address. Give it the address Fastify worked
       // out (which honours TRUST_PROXY), under a header of our own that a caller cannot spoof.
       headers.set(CLIENT_IP_HEADER, req.ip);
-      const request = new Request(url, {
-        method: req.method,
-        headers,
-        ...(hasBody ? { body: typeof req.body === 'string' ? req.body : JSON.stringify(req.body) } : {}),
-      });
+      const request = new Request(url, { method: req.method, headers, ...(hasBody ? { body: JSON.stringify(body) } : {}) });
       const res = await ctx.auth.handler(request);
       reply.code(res.status);
       res.headers.forEach((value, key) => {
         if (key !== 'set-cookie') reply.header(key, value);
       });
-      const cookies = res.headers.getSetCookie();
+      // Behind a TLS proxy that TRUST_PROXY trusts, the session cookie must never travel over plain HTTP.
+      const secure = req.protocol === 'https';
+      const cookies = res.headers.getSetCookie().map((c) => (secure && !/;\s*secure\b/i.test(c) ? `${c}; Secure` : c));
       if (cookies.length > 0) reply.header('set-cookie', cookies);
       return reply.send(res.body ? await res.text() : null);
     },

@@ -23,12 +23,14 @@ export function createAuth(db: Db, config: Config, log: Logger) {
     secret: deriveKey(config.secret, 'better-auth').toString('base64'),
     baseURL: config.publicUrl ?? `http://localhost:${config.port}`,
     basePath: '/api/auth',
-    // The SPA is served by this same server: whatever origin the browser used to reach us is ours.
+    // With PUBLIC_URL, that origin only (better-auth trusts baseURL's). Without it the SPA is served
+    // by this same server, so the host the browser reached is ours: our route builds the request URL
+    // from the Host header, or from X-Forwarded-Host only when TRUST_PROXY trusts the proxy, and
+    // strips the forwarded headers before better-auth sees them.
     trustedOrigins: (request?: Request) => {
-      const host = request?.headers.get('x-forwarded-host') ?? request?.headers.get('host');
-      if (!host) return [];
-      const proto = request?.headers.get('x-forwarded-proto') ?? 'http';
-      return [`${proto}://${host}`, `http://${host}`, `https://${host}`];
+      if (config.publicUrl || !request) return [];
+      const host = new URL(request.url).host;
+      return [`http://${host}`, `https://${host}`];
     },
     emailAndPassword: { enabled: true, minPasswordLength: 8, maxPasswordLength: 128, autoSignIn: true },
     session: {

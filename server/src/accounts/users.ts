@@ -14,6 +14,13 @@ export const USER_STATUSES = ['active', 'disabled'] as const;
 
 export const EmailSchema = z.string().trim().toLowerCase().pipe(z.email({ message: 'not a valid email address' })).pipe(z.string().max(254));
 export const PasswordSchema = z.string().min(8, 'password must be at least 8 characters').max(128, 'password must be at most 128 characters');
+/** A display name: text, 1–100 characters once trimmed, no control characters. Every route that writes users uses it. */
+export const UserNameSchema = z
+  .string()
+  .trim()
+  .min(1, 'name must not be empty')
+  .max(100, 'name must be at most 100 characters')
+  .regex(/^[^\p{Cc}]*$/u, 'name must not contain control characters');
 export const GroupNameSchema = z.string().trim().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'group names use letters, digits, _ . - (1–64 characters)');
 
 export interface NewUserInput {
@@ -59,13 +66,14 @@ export async function createUser(db: Db, input: NewUserInput): Promise<{ user: U
   const email = parseOr(EmailSchema, input.email, 'email');
   const password = input.password === undefined ? undefined : parseOr(PasswordSchema, input.password, 'password');
   const group = input.group === undefined ? 'default' : parseOr(GroupNameSchema, input.group, 'group');
+  const name = input.name === undefined || input.name.trim() === '' ? email.split('@')[0]!.slice(0, 100) : parseOr(UserNameSchema, input.name, 'name');
   const hash = password ? await hashPassword(password) : null;
   const now = new Date();
   try {
     return await inTransaction(db, async (trx) => {
       if (group !== 'default') await assertGroupExists(trx, group);
       const userId = await insertReturningId(db, trx, 'users', {
-        name: input.name?.trim() || email.split('@')[0],
+        name,
         email,
         email_verified: db.dialect === 'sqlite' ? (input.emailVerified ? 1 : 0) : Boolean(input.emailVerified),
         image: null,
@@ -170,7 +178,7 @@ export async function updateUser(db: Db, feed: ChangeFeed, userId: number, patch
     const before = await findUserById(trx, userId);
     if (!before) throw new AppError('not_found', `no user with id ${userId}`, { path: 'id' });
     const set: Record<string, unknown> = {};
-    if (patch.name !== undefined) set.name = patch.name.trim();
+    if (patch.name !== undefined) set.name = parseOr(UserNameSchema, patch.name, 'name');
     if (patch.role !== undefined) set.role = patch.role;
     if (patch.status !== undefined) set.status = patch.status;
     if (patch.remark !== undefined) set.remark = patch.remark;

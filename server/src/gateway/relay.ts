@@ -149,11 +149,7 @@ export class Relay {
       throw new AppError('model_not_found', `The model \`${parsed.model}\` does not exist or you do not have access to it.`, { path: 'model' });
     }
     const multiplierPpm = catalog.multiplier(principal.group);
-    const estimate = costMicros(
-      price,
-      { promptTokens: parsed.promptTokens, completionTokens: parsed.maxOutputTokens, cachedTokens: 0 },
-      multiplierPpm,
-    );
+    const estimate = estimateCost(price, parsed, multiplierPpm);
     const now = Date.now();
     const requestId = req.id;
     const hold = {
@@ -563,5 +559,17 @@ function exhausted(last: Failure | null, model: string): AppError {
       return new AppError('upstream_unavailable', 'No working upstream channel is available for this model right now.');
     default:
       return new AppError('upstream_error', `The upstream failed to answer (${last.status}). Please try again.`);
+  }
+}
+
+/** The most a call may cost; one that could cost more than any balance can hold is the caller's mistake. */
+function estimateCost(price: PriceCard, parsed: ParsedCall, multiplierPpm: number): number {
+  try {
+    return costMicros(price, { promptTokens: parsed.promptTokens, completionTokens: parsed.maxOutputTokens, cachedTokens: 0 }, multiplierPpm);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    throw new AppError('bad_request', 'This call could cost more than any balance can hold: lower max_tokens, n, best_of or the number of prompts.', {
+      path: parsed.endpoint === 'chat.completions' && parsed.body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens',
+    });
   }
 }

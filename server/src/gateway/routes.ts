@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
+import { parseJsonBody } from '../lib/json-body.js';
 import { presentedKey } from './key-cache.js';
 import { parseChat, parseCompletion, parseEmbeddings, type ParsedCall } from './inbound/openai.js';
 
@@ -35,9 +36,9 @@ export async function gatewayRoutes(app: FastifyInstance, ctx: AppContext) {
   app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
     try {
-      done(null, body === '' ? undefined : JSON.parse(body as string));
-    } catch {
-      done(new AppError('invalid_json', 'We could not parse the JSON body of your request. Send a valid JSON object.'), undefined);
+      done(null, body === '' ? undefined : parseJsonBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
     }
   });
 

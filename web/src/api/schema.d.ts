@@ -1311,7 +1311,7 @@ export interface paths {
                     "application/json": {
                         email: string;
                         group?: string;
-                        name?: string;
+                        name?: string | "";
                         password?: string;
                         remark?: string;
                         /**
