@@ -63,6 +63,11 @@ export interface Behavior {
   hangAfterChunks?: number;
   /** Report usage.prompt_tokens_details.cached_tokens = this. */
   cachedTokens?: number;
+  /**
+   * Chat: answer a top-level argument OpenAI does not know with its real 400, whose message
+   * echoes the argument's name (`Unrecognized request argument supplied: <name>`), code null.
+   */
+  rejectUnknownArguments?: boolean;
 }
 
 export interface FakeUpstreamOptions {
@@ -178,6 +183,13 @@ const NUMERIC_KEYS = new Set<keyof Behavior>([
   'malformedAfterChunks',
   'hangAfterChunks',
   'cachedTokens',
+]);
+/** Top-level chat arguments OpenAI accepts (for `rejectUnknownArguments`). */
+const CHAT_ARGUMENTS = new Set([
+  'model', 'messages', 'stream', 'stream_options', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p', 'n', 'stop',
+  'presence_penalty', 'frequency_penalty', 'logit_bias', 'logprobs', 'top_logprobs', 'user', 'seed', 'tools', 'tool_choice',
+  'parallel_tool_calls', 'response_format', 'functions', 'function_call', 'metadata', 'store', 'reasoning_effort', 'modalities',
+  'audio', 'prediction', 'service_tier', 'web_search_options', 'verbosity', 'prompt_cache_key', 'safety_identifier',
 ]);
 const STRING_KEYS = new Set<keyof Behavior>(['errorCode', 'errorType', 'errorMessage']);
 
@@ -607,6 +619,10 @@ export async function startFakeUpstream(opts: FakeUpstreamOptions = {}): Promise
     }
     const text = chatText(messages as ChatMessageLike[]);
     const b = resolveBehavior(ctx, text);
+    if (b.rejectUnknownArguments) {
+      const unknown = Object.keys(body).find((k) => !CHAT_ARGUMENTS.has(k));
+      if (unknown !== undefined) throw new HttpError(400, `Unrecognized request argument supplied: ${unknown}`, 'invalid_request_error', null);
+    }
     if (!(await preamble(ctx, b))) return;
 
     // The usual OpenAI estimate: content tokens + 3 per message + 3 for reply priming.

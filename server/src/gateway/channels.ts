@@ -4,6 +4,7 @@ import type { ChannelRow } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import type { SecretBox } from '../lib/crypto.js';
 import { parseOr } from '../lib/validate.js';
+import { scrubSecrets } from '../lib/scrub.js';
 import type { ChangeFeed } from '../live/changes.js';
 import type { Logger } from '../log.js';
 import { audit, SYSTEM_ACTOR, type Actor } from '../ops/audit.js';
@@ -196,6 +197,11 @@ export class ChannelHealth {
     const row = await inTransaction(this.db, async (trx) => {
       const before = await trx.selectFrom('channels').selectAll().where('id', '=', id).executeTakeFirst();
       if (!before) throw new AppError('not_found', `no channel with id ${id}`, { path: 'id' });
+      // The key goes wherever base_url points: moving a channel to another address with its stored
+      // key would let anyone who may edit channels send the key to a server of their own.
+      if (v.base_url !== undefined && v.base_url !== before.base_url && v.key === undefined) {
+        throw new AppError('validation_failed', 'key: send the upstream key again when changing base_url', { path: 'key' });
+      }
       const set: Record<string, unknown> = { updated_at: now };
       if (v.name !== undefined) set.name = v.name;
       if (v.type !== undefined) set.type = v.type;
@@ -236,8 +242,9 @@ export class ChannelHealth {
   }
 
   /** Take a channel out of rotation because the upstream rejected its key or account. */
-  async autoDisable(id: number, reason: string): Promise<boolean> {
+  async autoDisable(id: number, reasonText: string): Promise<boolean> {
     const now = Date.now();
+    const reason = scrubSecrets(reasonText);
     try {
       const changed = await inTransaction(this.db, async (trx) => {
         const n = affected(
@@ -299,7 +306,7 @@ export class ChannelHealth {
       if (res.statusCode >= 400) {
         const f = provider.classifyFailure(res.statusCode, text);
         failureKind = f.kind;
-        result = { ok: false, status: res.statusCode, ms, model, error: `${res.statusCode} ${f.code ?? ''} ${f.message}`.trim().slice(0, 500) };
+        result = { ok: false, status: res.statusCode, ms, model, error: scrubSecrets(`${res.statusCode} ${f.code ?? ''} ${f.message}`.trim(), [ch.apiKey]) };
       } else {
         try {
           JSON.parse(text);
@@ -309,7 +316,7 @@ export class ChannelHealth {
         }
       }
     } catch (err) {
-      result = { ok: false, status: null, ms: Math.round(performance.now() - t0), model, error: `request failed: ${(err as Error).message}` };
+      result = { ok: false, status: null, ms: Math.round(performance.now() - t0), model, error: scrubSecrets(`request failed: ${(err as Error).message}`, [ch.apiKey]) };
     }
     const now = Date.now();
     await this.db.kysely

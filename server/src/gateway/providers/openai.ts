@@ -28,9 +28,14 @@ function toUsage(u: OpenAIUsage | null | undefined): TokenUsage | null {
   };
 }
 
-/** Error codes and phrases that mean the channel's key or account is unusable, not the request. */
-const DEAD_KEY = /invalid_api_key|incorrect api key|account_deactivated|access_terminated|organization.*(deactivated|disabled)|api key (is )?(invalid|revoked|expired)|key.*disabled/i;
-const NO_MONEY = /insufficient_quota|billing_not_active|exceeded your current quota|credit balance is too low|payment required|quota exceeded/i;
+/**
+ * Structured error codes (the upstream's `error.code` or `error.type`, matched whole) that mean the
+ * channel's key or account is unusable, not the request. Never the free text of a message: an
+ * upstream 400 echoes what the caller sent (`Unrecognized request argument supplied: <name>`), so
+ * matching phrases would let any caller switch a channel off for everyone.
+ */
+const DEAD_KEY_CODES = new Set(['invalid_api_key', 'account_deactivated', 'access_terminated', 'organization_deactivated', 'api_key_revoked', 'api_key_expired']);
+const NO_MONEY_CODES = new Set(['insufficient_quota', 'billing_not_active', 'billing_hard_limit_reached', 'quota_exceeded']);
 
 function parseError(text: string): { message: string; code: string | null; type: string | null; raw?: Record<string, unknown> } {
   try {
@@ -112,10 +117,12 @@ export const openaiProvider: Provider = {
 
   classifyFailure(status, bodyText): Failure {
     const e = parseError(bodyText);
-    const hay = `${e.code ?? ''} ${e.type ?? ''} ${e.message}`;
+    const codes = [e.code, e.type].filter((c): c is string => c !== null).map((c) => c.toLowerCase());
+    const deadKey = codes.some((c) => DEAD_KEY_CODES.has(c));
+    const noMoney = codes.some((c) => NO_MONEY_CODES.has(c));
     const base = { status, message: e.message, code: e.code, ...(e.raw ? { upstreamError: e.raw } : {}) };
-    if (status === 401 || ((status === 403 || status === 400) && DEAD_KEY.test(hay))) return { kind: 'auth', ...base };
-    if (status === 402 || ((status === 429 || status === 403 || status === 400) && NO_MONEY.test(hay))) return { kind: 'quota', ...base };
+    if (status === 401 || ((status === 403 || status === 400) && deadKey)) return { kind: 'auth', ...base };
+    if (status === 402 || ((status === 429 || status === 403 || status === 400) && noMoney)) return { kind: 'quota', ...base };
     if (status === 429) return { kind: 'rate_limit', ...base };
     if (status === 404) return { kind: 'mismatch', ...base };
     if (status === 403 || status === 408 || status === 409 || status >= 500) return { kind: 'server', ...base };
