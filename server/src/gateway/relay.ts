@@ -12,7 +12,7 @@ import { providerFor } from './providers/index.js';
 import type { Failure, Provider } from './providers/types.js';
 import { pickChannel } from './router.js';
 import { SseMeter } from './stream/sse.js';
-import { countTextTokens } from './tokenizer.js';
+import { countCompletionTokens } from './tokenizer.js';
 
 /** What the relay uses of the application context. */
 export type RelayDeps = Pick<AppContext, 'config' | 'catalog' | 'keys' | 'limiter' | 'cooldowns' | 'pools' | 'money' | 'health' | 'touches' | 'metrics' | 'log'>;
@@ -295,7 +295,7 @@ export class Relay {
     if (!usage) {
       usage = {
         promptTokens: call.parsed.promptTokens,
-        completionTokens: countTextTokens(provider.textFromJson(call.parsed.endpoint, json)),
+        completionTokens: countCompletionTokens(provider.textFromJson(call.parsed.endpoint, json)),
         cachedTokens: 0,
       };
       source = 'estimated';
@@ -321,7 +321,7 @@ export class Relay {
       'x-accel-buffering': 'no',
       'x-request-id': call.requestId,
     });
-    const meter = new SseMeter(!call.parsed.wantsUsage);
+    const meter = new SseMeter(!call.parsed.wantsUsage, (json) => provider.textFromStreamEvent(json));
     let ttfbMs: number | null = null;
     let errorCode: string | null = null;
     let errorMessage: string | null = null;
@@ -338,7 +338,9 @@ export class Relay {
       if (tail) raw.write(tail);
       if (meter.malformed) {
         errorCode = 'upstream_malformed';
-        errorMessage = 'The upstream sent a malformed event; the stream was cut there.';
+        errorMessage = meter.oversized
+          ? 'The upstream sent an event larger than 4 MB; the stream was cut there.'
+          : 'The upstream sent a malformed event; the stream was cut there.';
       } else if (!meter.sawDone) {
         errorCode = 'upstream_incomplete';
         errorMessage = 'The upstream ended the stream without [DONE].';
@@ -368,15 +370,7 @@ export class Relay {
     let usage = meter.usageJson ? provider.usageFromStreamEvent(meter.usageJson) : null;
     let source: Outcome['usageSource'] = 'upstream';
     if (!usage) {
-      let text = '';
-      for (const d of meter.delivered) {
-        try {
-          text += provider.textFromStreamEvent(JSON.parse(d));
-        } catch {
-          /* an unreadable event delivered nothing countable */
-        }
-      }
-      usage = { promptTokens: call.parsed.promptTokens, completionTokens: countTextTokens(text), cachedTokens: 0 };
+      usage = { promptTokens: call.parsed.promptTokens, completionTokens: meter.completionTokens(), cachedTokens: 0 };
       source = 'estimated';
     }
     return {
@@ -386,7 +380,7 @@ export class Relay {
       errorCode,
       errorMessage,
       ttfbMs,
-      billable: streamBillable(errorCode, meter.delivered.length, usage.completionTokens),
+      billable: streamBillable(errorCode, meter.delivered, usage.completionTokens),
     };
   }
 

@@ -1,4 +1,4 @@
-import { countTokens } from 'gpt-tokenizer';
+import { clearMergeCache, countTokens, setMergeCacheSize } from 'gpt-tokenizer';
 
 /**
  * Local token counting (o200k_base): the estimate behind a hold, and the usage of a call whose
@@ -10,20 +10,197 @@ const ANY_TEXT = { disallowedSpecial: new Set<string>() };
  * characters per token over-estimates every real text, which is what a hold wants. */
 const EXACT_LIMIT = 64 * 1024;
 const MEMO_MIN = 256;
-const MEMO_MAX = 2000;
+/** The memo of long texts is bounded by what it holds (UTF-16 characters, two bytes each), not by
+ * its number of entries: 2,000 prompts of 64K characters would be 256 MB. */
+const MEMO_MAX_CHARS = 4 * 1024 * 1024;
 const memo = new Map<string, number>();
+let memoChars = 0;
 
+/**
+ * gpt-tokenizer remembers the pieces it has encoded (up to 100,000 of them, of any length: a
+ * 60K-character run of one letter is one piece). Every piece is a substring of a text we counted,
+ * so clearing the cache after a budget of counted characters bounds it in bytes too; the entry cap
+ * bounds the per-entry overhead when pieces are short words.
+ */
+const MERGE_CACHE_ENTRIES = 20_000;
+const MERGE_CACHE_MAX_CHARS = 2 * 1024 * 1024;
+let mergeCacheChars = 0;
+setMergeCacheSize(MERGE_CACHE_ENTRIES);
+
+function count(text: string): number {
+  mergeCacheChars += text.length;
+  if (mergeCacheChars > MERGE_CACHE_MAX_CHARS) {
+    clearMergeCache();
+    mergeCacheChars = text.length;
+  }
+  return hasLongRun(text) ? countSliced(text) : countTokens(text, ANY_TEXT);
+}
+
+/**
+ * Byte-pair merging is quadratic in the length of one pre-tokenizer piece: 64K characters of one
+ * CJK letter cost gpt-tokenizer over a minute of CPU, blocking every call. Pieces longer than this
+ * are counted in slices of this length (off by at most a token per slice; real words are shorter).
+ */
+const PIECE_MAX = 256;
+/** o200k_base's pre-tokenizer pattern, as gpt-tokenizer uses it. */
+const O200K_SPLIT = new RegExp(
+  String.raw`[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?:'(?:[sS]|[dD]|[mM]|[tT]|[lL][lL]|[vV][eE]|[rR][eE]))?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?:'(?:[sS]|[dD]|[mM]|[tT]|[lL][lL]|[vV][eE]|[rR][eE]))?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+`,
+  'gu',
+);
+
+/**
+ * Whether the text may hold a piece longer than PIECE_MAX. A piece is a word (letters, which may be
+ * non-ASCII) or a run of punctuation (which may be non-ASCII) and whitespace; digits come in
+ * threes. So a long piece lies in a long run of [letters or non-ASCII] or of [punctuation,
+ * whitespace or non-ASCII]; a cheap scan rules both out for ordinary text.
+ */
+function hasLongRun(text: string): boolean {
+  let words = 0;
+  let marks = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 128) {
+      words++;
+      marks++;
+    } else if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90)) {
+      words++;
+      marks = 0;
+    } else if (c >= 48 && c <= 57) {
+      words = 0;
+      marks = 0;
+    } else {
+      words = 0;
+      marks++;
+    }
+    if (words > PIECE_MAX - 8 || marks > PIECE_MAX - 8) return true;
+  }
+  return false;
+}
+
+/** Count with pieces longer than PIECE_MAX sliced; text between long pieces is counted as it is. */
+function countSliced(text: string): number {
+  let n = 0;
+  let from = 0;
+  for (const m of text.matchAll(O200K_SPLIT)) {
+    const piece = m[0];
+    if (piece.length <= PIECE_MAX) continue;
+    if (m.index > from) n += countTokens(text.slice(from, m.index), ANY_TEXT);
+    for (let i = 0; i < piece.length; ) {
+      let j = Math.min(piece.length, i + PIECE_MAX);
+      const c = piece.charCodeAt(j - 1);
+      if (j < piece.length && c >= 0xd800 && c <= 0xdbff) j--;
+      n += countTokens(piece.slice(i, j), ANY_TEXT);
+      i = j;
+    }
+    from = m.index + piece.length;
+  }
+  if (from < text.length) n += countTokens(text.slice(from), ANY_TEXT);
+  return n;
+}
+
+/** What the memo and the tokenizer's own cache hold, in characters (for tests and /metrics). */
+export function tokenizerMemoryChars(): { memo: number; mergeCache: number } {
+  return { memo: memoChars, mergeCache: Math.min(mergeCacheChars, MERGE_CACHE_MAX_CHARS) };
+}
+
+/** Tokens of a prompt text, for holds: exact up to 64K characters, over-estimated beyond. */
 export function countTextTokens(text: string): number {
   if (text.length === 0) return 0;
   if (text.length > EXACT_LIMIT) return Math.ceil(text.length / 2);
-  if (text.length < MEMO_MIN) return countTokens(text, ANY_TEXT);
-  // Long texts repeat (system prompts, few-shot examples): remember the last few thousand.
+  if (text.length < MEMO_MIN) return count(text);
+  // Long texts repeat (system prompts, few-shot examples): remember recent ones.
   const hit = memo.get(text);
   if (hit !== undefined) return hit;
-  const n = countTokens(text, ANY_TEXT);
-  if (memo.size >= MEMO_MAX) memo.delete(memo.keys().next().value!);
+  const n = count(text);
+  while (memo.size > 0 && memoChars + text.length > MEMO_MAX_CHARS) {
+    const oldest = memo.keys().next().value!;
+    memo.delete(oldest);
+    memoChars -= oldest.length;
+  }
   memo.set(text, n);
+  memoChars += text.length;
   return n;
+}
+
+/**
+ * Where a text can be cut so that counting both halves gives the count of the whole: the o200k
+ * pre-tokenizer always ends a piece after a letter followed by whitespace (a word never takes a
+ * following space or newline), and always starts one at a letter after a line break (a word's
+ * optional leading character is never a line break). Searches back from `end` to `start`; -1 if none.
+ */
+function safeCut(text: string, start: number, end: number): number {
+  for (let p = end; p > start; p--) {
+    const a = text.charCodeAt(p - 1);
+    const b = text.charCodeAt(p);
+    if (isSpace(b) && isLetter(a)) return p;
+    if ((a === 10 || a === 13) && isLetter(b)) return p;
+  }
+  return -1;
+}
+
+function isSpace(c: number): boolean {
+  return c === 32 || c === 10 || c === 13 || c === 9;
+}
+
+const LETTER = /\p{L}/u;
+function isLetter(c: number): boolean {
+  if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90)) return true;
+  if (c < 128 || (c >= 0xd800 && c <= 0xdfff)) return false; // a lone surrogate half is no letter by itself
+  return LETTER.test(String.fromCharCode(c));
+}
+
+/** A text cut this short (or shorter) is counted in one tokenizer pass. */
+const CHUNK = 16 * 1024;
+
+/**
+ * Counts a text that arrives in parts — a streamed completion — as if it were counted whole,
+ * holding only a tail of at most 64K characters: complete parts are counted at safe cuts as the
+ * text grows. A text with no safe cut in 64K characters (one unbroken run) is cut there anyway,
+ * which can move the count by a token.
+ */
+export class TokenTally {
+  #tail = '';
+  #counted = 0;
+  /** The tail has no safe cut at or before this index (so a run without one is scanned once). */
+  #uncut = 0;
+
+  add(text: string): void {
+    if (text.length === 0) return;
+    this.#tail += text;
+    while (this.#tail.length >= CHUNK) {
+      let p = safeCut(this.#tail, this.#uncut, Math.min(this.#tail.length - 1, EXACT_LIMIT));
+      if (p <= 0) {
+        if (this.#tail.length < EXACT_LIMIT) {
+          this.#uncut = Math.max(0, this.#tail.length - 1);
+          return;
+        }
+        p = EXACT_LIMIT;
+        const c = this.#tail.charCodeAt(p - 1);
+        if (c >= 0xd800 && c <= 0xdbff) p--; // keep a surrogate pair together
+      }
+      this.#counted += count(this.#tail.slice(0, p));
+      this.#tail = this.#tail.slice(p);
+      this.#uncut = 0;
+    }
+  }
+
+  /** Characters held (not yet counted). */
+  get held(): number {
+    return this.#tail.length;
+  }
+
+  /** The count of everything added so far. */
+  total(): number {
+    return this.#counted + (this.#tail.length > 0 ? count(this.#tail) : 0);
+  }
+}
+
+/** Tokens of a completion counted locally: exact at any length (long texts are counted in parts). */
+export function countCompletionTokens(text: string): number {
+  if (text.length <= EXACT_LIMIT) return text.length === 0 ? 0 : count(text);
+  const t = new TokenTally();
+  for (let i = 0; i < text.length; i += CHUNK) t.add(text.slice(i, i + CHUNK));
+  return t.total();
 }
 
 /** Text of an OpenAI message `content`: a string, or an array of parts. Images count a flat 85 tokens (low detail). */

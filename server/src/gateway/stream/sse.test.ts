@@ -1,5 +1,9 @@
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { SseMeter } from './sse.js';
+import { countTokens } from 'gpt-tokenizer';
+import { openaiProvider } from '../providers/openai.js';
+import { MAX_EVENT_CHARS, SseMeter } from './sse.js';
 
 const ev = (o: unknown) => `data: ${typeof o === 'string' ? o : JSON.stringify(o)}\n\n`;
 const chunk = (i: number, content: string) => ({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content }, finish_reason: null }] });
@@ -26,7 +30,7 @@ describe('SseMeter', () => {
     expect(m.push(Buffer.from('data: {"x":'))).toBe('');
     expect(m.push(Buffer.from('1}\n'))).toBe('');
     expect(m.push(Buffer.from('\n'))).toBe('data: {"x":1}\n\n');
-    expect(m.delivered).toEqual([JSON.stringify(chunk(0, 'a')), '{"x":1}']);
+    expect(m.delivered).toBe(2);
     expect(m.end()).toBe('');
   });
 
@@ -42,7 +46,7 @@ describe('SseMeter', () => {
     // byte by byte
     const m = new SseMeter(false);
     expect(feed(m, bytes, Array.from({ length: bytes.length - 1 }, (_, i) => i + 1))).toBe(STREAM);
-    expect(m.delivered).toHaveLength(4);
+    expect(m.delivered).toBe(4);
     expect(m.usageJson).toEqual(usageEvent);
   });
 
@@ -71,7 +75,7 @@ describe('SseMeter', () => {
     expect(strip.usageJson).toEqual(usageEvent);
     expect(strip.sawDone).toBe(true);
     // the stripped event is not "delivered"
-    expect(strip.delivered).toHaveLength(3);
+    expect(strip.delivered).toBe(3);
   });
 
   it('never strips an event that carries content along with usage, nor one whose usage is null', () => {
@@ -86,13 +90,15 @@ describe('SseMeter', () => {
     const m = new SseMeter(true);
     const text = ': keep-alive\n\nretry: 1000\n\n' + ev(chunk(0, 'a'));
     expect(feed(m, text)).toBe(text);
-    expect(m.delivered).toHaveLength(1);
+    expect(m.delivered).toBe(1);
   });
 
   it('joins multi-line data fields', () => {
-    const m = new SseMeter(false);
+    const seen: unknown[] = [];
+    const m = new SseMeter(false, (json) => (seen.push(json), ''));
     feed(m, 'data: {"a":\ndata: 1}\n\n');
-    expect(m.delivered).toEqual(['{"a":\n1}']);
+    m.completionTokens();
+    expect(seen).toEqual([{ a: 1 }]);
   });
 
   it('detects a malformed event, withholds it and stops there', () => {
@@ -102,7 +108,7 @@ describe('SseMeter', () => {
     expect(out).toBe(ev(chunk(0, 'hello')) + ev(chunk(1, ' hello')));
     expect(m.malformed).toBe(true);
     expect(m.sawDone).toBe(false);
-    expect(m.delivered).toHaveLength(2);
+    expect(m.delivered).toBe(2);
   });
 
   it('treats an unparsable usage event as malformed', () => {
@@ -116,9 +122,11 @@ describe('SseMeter', () => {
     const text = ev(chunk(0, '你好，世界 🌍')) + ev(chunk(1, 'é')) + ev('[DONE]');
     const bytes = Buffer.from(text);
     for (let cut = 1; cut < bytes.length; cut++) {
-      const m = new SseMeter(false);
+      const seen: string[] = [];
+      const m = new SseMeter(false, (json) => (seen.push(openaiProvider.textFromStreamEvent(json)), ''));
       expect(feed(m, bytes, [cut]), `cut at ${cut}`).toBe(text);
-      expect(JSON.parse(m.delivered[0]!).choices[0].delta.content).toBe('你好，世界 🌍');
+      m.completionTokens();
+      expect(seen).toEqual(['你好，世界 🌍', 'é']);
     }
     // every byte of a 4-byte character in its own chunk
     const emoji = Buffer.from(ev(chunk(0, '🌍')));
@@ -137,5 +145,82 @@ describe('SseMeter', () => {
     const m = new SseMeter(true);
     feed(m, STREAM);
     expect(m.events).toBe(5);
+  });
+});
+
+/** A deterministic mixed text: English, code, digits, CJK with its punctuation, emoji, line breaks. */
+function mixedText(chars: number, seed = 1): string {
+  const parts = ['Hello', 'world', 'the', 'quick', "don't", 'x = y[i];', '12345', '中文内容', '你好，世界。', '🌍', '\n', '\n\n', '  ', '/\n', 'é', 'TOLLGATE', '\t'];
+  let s = '';
+  let r = seed;
+  while (s.length < chars) {
+    r = (r * 1103515245 + 12345) & 0x7fffffff;
+    s += parts[r % parts.length]! + (r % 3 ? ' ' : '');
+  }
+  return s;
+}
+
+/** The text as an OpenAI chat stream without usage, in deltas of 1–40 characters. */
+function streamOf(text: string): Buffer {
+  let out = '';
+  let r = 7;
+  for (let i = 0; i < text.length; ) {
+    r = (r * 1103515245 + 12345) & 0x7fffffff;
+    let n = 1 + (r % 40);
+    if (/[\uD800-\uDBFF]/.test(text[i + n - 1] ?? '')) n++; // JSON.stringify would escape a split pair
+    out += ev(chunk(0, text.slice(i, i + n)));
+    i += n;
+  }
+  return Buffer.from(out + ev('[DONE]'));
+}
+
+const gcNow = (() => {
+  v8.setFlagsFromString('--expose-gc');
+  return vm.runInNewContext('gc') as () => void;
+})();
+
+describe('SseMeter over long streams', () => {
+  const text = mixedText(300_000);
+  const bytes = streamOf(text);
+
+  it('counts the completion of a stream without usage exactly as if it had kept every event', () => {
+    const m = new SseMeter(true, (json) => openaiProvider.textFromStreamEvent(json));
+    let maxHeld = 0;
+    for (let at = 0; at < bytes.length; at += 1500) {
+      m.push(bytes.subarray(at, at + 1500));
+      maxHeld = Math.max(maxHeld, m.held);
+    }
+    m.end();
+    expect(m.sawDone).toBe(true);
+    expect(m.completionTokens()).toBe(countTokens(text));
+    // 32K characters of uncounted events, the count's tail below 64K, one split event
+    expect(maxHeld).toBeLessThan(100_000);
+  });
+
+  it('retains a bounded amount of memory per stream, however long the stream was', () => {
+    const meters: SseMeter[] = [];
+    gcNow();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 12; i++) {
+      const m = new SseMeter(true, (json) => openaiProvider.textFromStreamEvent(json));
+      for (let at = 0; at < bytes.length; at += 4096) m.push(bytes.subarray(at, at + 4096));
+      meters.push(m);
+    }
+    gcNow();
+    const grown = process.memoryUsage().heapUsed - before;
+    // Keeping every event would hold 12 × ~1.7 MB; the meters hold well under 0.2 MB each.
+    expect(bytes.length).toBeGreaterThan(1_500_000);
+    expect(grown).toBeLessThan(5 * 1024 * 1024);
+    expect(meters.every((m) => m.delivered > 10_000)).toBe(true);
+  });
+
+  it('cuts a stream whose event never ends', () => {
+    const m = new SseMeter(false);
+    const piece = Buffer.from('data: {"choices":[{"delta":{"content":"' + 'x'.repeat(64 * 1024));
+    m.push(piece);
+    for (let sent = piece.length; sent <= MAX_EVENT_CHARS && !m.malformed; sent += 64 * 1024) m.push(Buffer.from('x'.repeat(64 * 1024)));
+    expect(m.malformed).toBe(true);
+    expect(m.oversized).toBe(true);
+    expect(m.held).toBe(0);
   });
 });

@@ -1,27 +1,46 @@
 import { StringDecoder } from 'node:string_decoder';
+import { TokenTally } from '../tokenizer.js';
+
+/** Delivered payloads kept unparsed before their text is folded into the running count. */
+const RAW_BUDGET = 32 * 1024;
+/** The longest event we wait for: an upstream that never ends its event must not grow us without bound. */
+export const MAX_EVENT_CHARS = 4 * 1024 * 1024;
 
 /**
  * Watches an upstream SSE stream as it is relayed, event by event, without holding it back:
  *  - complete events are passed on as soon as their blank-line terminator arrives;
  *  - the usage event (choices: [], usage: {…}) that we asked for on the caller's behalf is
  *    removed when the caller did not ask for it itself;
- *  - event payloads are kept (as text, unparsed) so that, if the upstream never reports usage,
- *    the delivered completion can be counted afterwards.
- * Parsing JSON only for events that carry usage keeps the per-chunk cost to a string scan.
+ *  - the delivered completion is counted in case the upstream never reports usage: payloads are
+ *    kept unparsed up to a small budget, then their text is folded into a running token count.
+ * Parsing JSON only for events that carry usage keeps the per-chunk cost of an ordinary stream to
+ * a string scan; what a meter holds stays bounded however long the stream runs.
  */
 export class SseMeter {
   readonly #decoder = new StringDecoder('utf8');
   #pending = '';
+  /** `#pending` holds no blank line before this index: a long event is scanned once, not per chunk. */
+  #scanned = 0;
   /** A chunk ended in CR: whether it is a CRLF is known only from the next chunk's first byte. */
   #cr = false;
-  /** Raw `data:` payloads that were delivered, for counting when no usage arrives. */
-  readonly delivered: string[] = [];
+  /** `data:` payloads delivered and not yet counted. */
+  #raw: string[] = [];
+  #rawChars = 0;
+  readonly #tally = new TokenTally();
+  /** Data events passed on to the caller ([DONE] aside). */
+  delivered = 0;
   usageJson: unknown = null;
   sawDone = false;
   malformed = false;
+  /** The upstream sent an event longer than MAX_EVENT_CHARS. */
+  oversized = false;
   events = 0;
 
-  constructor(private readonly stripUsageEvent: boolean) {}
+  /** `textOf` reads the completion text of one event's JSON (the provider's reader). */
+  constructor(
+    private readonly stripUsageEvent: boolean,
+    private readonly textOf: (json: unknown) => string = () => '',
+  ) {}
 
   /** Feed an upstream chunk; returns the text to send on (possibly empty). */
   push(chunk: Buffer): string {
@@ -38,10 +57,17 @@ export class SseMeter {
     this.#pending += text;
     let out = '';
     let idx: number;
-    while (!this.malformed && (idx = this.#pending.indexOf('\n\n')) !== -1) {
+    while (!this.malformed && (idx = this.#pending.indexOf('\n\n', this.#scanned)) !== -1) {
       const block = this.#pending.slice(0, idx);
       this.#pending = this.#pending.slice(idx + 2);
+      this.#scanned = 0;
       if (this.#keep(block)) out += block + '\n\n';
+    }
+    this.#scanned = Math.max(0, this.#pending.length - 1);
+    if (this.#pending.length > MAX_EVENT_CHARS) {
+      this.malformed = true;
+      this.oversized = true;
+      this.#pending = '';
     }
     return out;
   }
@@ -51,6 +77,7 @@ export class SseMeter {
     const rest = (this.#pending + this.#decoder.end().replace(/\r\n?/g, '\n') + (this.#cr ? '\n' : '')).trim();
     this.#cr = false;
     this.#pending = '';
+    this.#scanned = 0;
     if (!rest || this.malformed) return '';
     return this.#keep(rest) ? rest + '\n\n' : '';
   }
@@ -88,7 +115,33 @@ export class SseMeter {
         return false;
       }
     }
-    this.delivered.push(t);
+    this.delivered++;
+    this.#raw.push(t);
+    this.#rawChars += t.length;
+    if (this.#rawChars > RAW_BUDGET) this.#fold();
     return true;
+  }
+
+  #fold(): void {
+    for (const d of this.#raw) {
+      try {
+        this.#tally.add(this.textOf(JSON.parse(d)));
+      } catch {
+        /* an unreadable event delivered nothing countable */
+      }
+    }
+    this.#raw = [];
+    this.#rawChars = 0;
+  }
+
+  /** Tokens of the completion text delivered so far (for a stream without reported usage). */
+  completionTokens(): number {
+    this.#fold();
+    return this.#tally.total();
+  }
+
+  /** Characters the meter holds (a split event, uncounted payloads, the count's tail): stays bounded. */
+  get held(): number {
+    return this.#pending.length + this.#rawChars + this.#tally.held;
   }
 }
