@@ -840,12 +840,15 @@ async function main(): Promise<void> {
       port: { type: 'string' },
       host: { type: 'string' },
       'record-limit': { type: 'string' },
+      /** JSON object: upstream API key → Behavior (the soak gives each channel its own behaviour). */
+      behaviors: { type: 'string' },
     },
   });
   const up = await startFakeUpstream({
     port: values.port !== undefined ? Number(values.port) : 0,
     host: values.host ?? '127.0.0.1',
     ...(values['record-limit'] !== undefined ? { recordLimit: Number(values['record-limit']) } : {}),
+    ...(values.behaviors !== undefined ? { apiKeys: JSON.parse(values.behaviors) as Record<string, Behavior> } : {}),
   });
   process.stdout.write(`${JSON.stringify({ url: up.url, port: up.port })}\n`);
   const stop = (): void => {
