@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -57,7 +58,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
 
   app.setErrorHandler((err, req, reply) => {
     const e = toAppError(err);
-    if (e.status >= 500 && e.code === 'internal') req.log.error({ err, reqId: req.id, url: req.url }, 'request failed');
+    if (e.status >= 500 && e.code === 'internal') req.log.error({ err, url: req.url }, 'request failed');
     if (e.headers) reply.headers(e.headers);
     reply.header('x-request-id', req.id);
     return reply.code(e.status).send(req.url.startsWith('/v1') ? openaiErrorBody(e) : apiErrorBody(e));
@@ -88,7 +89,14 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
     });
   });
 
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+  const metricsToken = config.metricsToken ? Buffer.from(`Bearer ${config.metricsToken}`) : null;
+  app.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
+    if (metricsToken) {
+      const given = Buffer.from(req.headers.authorization ?? '');
+      if (given.length !== metricsToken.length || !timingSafeEqual(given, metricsToken)) {
+        throw new AppError('unauthenticated', 'Send Authorization: Bearer <METRICS_TOKEN>.', { headers: { 'www-authenticate': 'Bearer' } });
+      }
+    }
     reply.header('content-type', ctx.metrics.registry.contentType);
     return ctx.metrics.registry.metrics();
   });
@@ -135,7 +143,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
     await app.register((i) => consoleRoutes(i, ctx), { prefix: '/api/console' });
     app.addHook('onResponse', async (req, reply) => {
       if (req.url.startsWith('/api/') && !req.url.startsWith('/api/docs')) {
-        req.log.info({ reqId: req.id, method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'api');
+        req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'api');
       }
     });
     if (existsSync(WEB_DIST + 'index.html')) {

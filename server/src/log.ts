@@ -1,10 +1,10 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
 /** One JSON logger for the process; request loggers are children carrying the request id. */
-export function createLogger(level: string, name = 'tollgate'): Logger {
-  return pino({
+export function createLogger(level: string, name = 'tollgate', destination?: DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     name,
     level,
     base: { pid: process.pid },
@@ -13,5 +13,6 @@ export function createLogger(level: string, name = 'tollgate'): Logger {
       paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', '*.apiKey', '*.key', 'password'],
       censor: '[redacted]',
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

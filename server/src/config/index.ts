@@ -25,6 +25,8 @@ const ConfigSchema = z.object({
   publicUrl: z.string().url().optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   trustProxy: z.union([z.boolean(), z.string()]).default(false),
+  /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
+  metricsToken: z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional(),
   gateway: z
     .object({
       /** How many further channels to try after the first fails with 429/5xx/network error. */
@@ -82,6 +84,7 @@ const ENV_MAP: Record<string, string> = {
   PUBLIC_URL: 'publicUrl',
   LOG_LEVEL: 'logLevel',
   TRUST_PROXY: 'trustProxy',
+  METRICS_TOKEN: 'metricsToken',
   GATEWAY_RETRIES: 'gateway.retries',
   UPSTREAM_CONNECT_TIMEOUT_MS: 'gateway.connectTimeoutMs',
   UPSTREAM_HEADERS_TIMEOUT_MS: 'gateway.headersTimeoutMs',

@@ -5,6 +5,7 @@ import { costMicros, type PriceCard, type TokenUsage } from '../billing/pricing.
 import type { HeldAmount, UsageDraft } from '../billing/money-store.js';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
+import { scrubSecrets } from '../lib/scrub.js';
 import type { Channel } from './catalog.js';
 import type { ParsedCall } from './inbound/openai.js';
 import { presentedKey, type Principal } from './key-cache.js';
@@ -243,7 +244,7 @@ export class Relay {
         last = networkFailure(err);
         metrics.upstreamFailures.inc({ channel: String(channel.id), kind: last.kind });
         cooldowns.cool(channel.id, config.gateway.cooldownMs);
-        this.d.log.warn({ reqId: call.requestId, channel: channel.id, err: (err as Error).message }, 'upstream request failed');
+        this.d.log.warn({ reqId: call.requestId, channel: channel.id, err: scrubSecrets((err as Error).message, [channel.apiKey]) }, 'upstream request failed');
         continue;
       }
       if (res.statusCode >= 400) {
@@ -253,7 +254,10 @@ export class Relay {
         } catch {
           if (signal.aborted) return this.#finishAborted(call, null);
         }
-        const f = provider.classifyFailure(res.statusCode, text);
+        // The text goes to the caller (a 4xx passed through), the usage record, the channel's status
+        // and the log: an upstream may echo the credentials it was sent.
+        const classified = provider.classifyFailure(res.statusCode, text);
+        const f = { ...classified, message: scrubSecrets(classified.message, [channel.apiKey]) };
         metrics.upstreamFailures.inc({ channel: String(channel.id), kind: f.kind });
         if (f.kind === 'client') return this.#passThroughError(call, reply, f);
         last = f;
@@ -262,7 +266,7 @@ export class Relay {
         } else if (f.kind !== 'mismatch') {
           cooldowns.cool(channel.id, config.gateway.cooldownMs);
         }
-        this.d.log.warn({ reqId: call.requestId, channel: channel.id, status: f.status, kind: f.kind, msg: f.message }, 'upstream refused');
+        this.d.log.warn({ reqId: call.requestId, channel: channel.id, status: f.status, kind: f.kind, upstream_message: f.message }, 'upstream refused');
         continue;
       }
       if (call.parsed.stream) return this.#relayStream(call, provider, res, reply, signal);
@@ -273,7 +277,7 @@ export class Relay {
         last = got.failure;
         metrics.upstreamFailures.inc({ channel: String(channel.id), kind: last.kind });
         cooldowns.cool(channel.id, config.gateway.cooldownMs);
-        this.d.log.warn({ reqId: call.requestId, channel: channel.id, msg: last.message }, 'upstream answer unusable');
+        this.d.log.warn({ reqId: call.requestId, channel: channel.id, problem: last.message }, 'upstream answer unusable');
         continue;
       }
       return this.#answerJson(call, provider, got.buf, got.json, res.headers['content-type'], reply);

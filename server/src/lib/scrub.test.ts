@@ -7,6 +7,11 @@ describe('scrubSecrets', () => {
     const out = scrubSecrets(text, ['hunter2hunter2']);
     expect(out).toBe('Incorrect API key provided: [redacted]. Header was [redacted]; token [redacted] and [redacted] mine=[redacted]');
   });
+  it('keeps the name of a header or field and hides its value', () => {
+    expect(scrubSecrets('bad x-api-key: abc123def and {"api_key":"zzz-1"} authorization=Token:qq')).toBe(
+      'bad x-api-key: [redacted] and {"api_key":"[redacted]"} authorization=[redacted]',
+    );
+  });
   it('caps the length', () => {
     const out = scrubSecrets('word '.repeat(1000));
     expect(out.length).toBe(500);

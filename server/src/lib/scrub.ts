@@ -11,12 +11,16 @@ const KEY_SHAPED = [
   /[A-Za-z0-9+/_=-]{32,}/g,
 ];
 
+/** `x-api-key: …`, `"api_key":"…"`, `authorization=…`: the name stays, the value goes. */
+const NAMED_SECRET = /\b(x-api-key|api[_-]?key|authorization)(["']?\s*[:=]\s*["']?)[^\s"',;]+/gi;
+
 export const SHOWN_TEXT_LIMIT = 500;
 
 /** `text` without anything key-shaped (and without the given secrets), at most `limit` characters. */
 export function scrubSecrets(text: string, secrets: readonly string[] = [], limit = SHOWN_TEXT_LIMIT): string {
   let out = text;
   for (const s of secrets) if (s.length >= 4) out = out.split(s).join('[redacted]');
+  out = out.replace(NAMED_SECRET, '$1$2[redacted]');
   for (const re of KEY_SHAPED) out = out.replace(re, '[redacted]');
   return out.length > limit ? `${out.slice(0, limit - 1)}…` : out;
 }
