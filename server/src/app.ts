@@ -67,19 +67,18 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
   const serveGateway = config.role === 'all' || config.role === 'gateway';
   const serveApi = config.role === 'all' || config.role === 'api';
 
+  // A health check must answer even when a dependency hangs: each check has its own deadline.
+  // Only the database makes the process unable to serve (503); without Redis it serves on its
+  // in-process fallbacks, so it reports Redis down but stays in the load balancer's rotation.
   app.get('/healthz', { schema: { hide: true } }, async (_req, reply) => {
     const t0 = performance.now();
-    let db = 'ok';
-    try {
-      await sql`select 1`.execute(ctx.db.kysely);
-    } catch {
-      db = 'down';
-    }
-    let redis = 'off';
-    if (ctx.redis) redis = await ctx.redis.cmd.ping().then(() => 'ok', () => 'down');
-    const ok = db === 'ok' && redis !== 'down';
+    const [db, redis] = await Promise.all([
+      probe(() => sql`select 1`.execute(ctx.db.kysely), HEALTH_DB_TIMEOUT_MS),
+      ctx.redis ? probe(() => ctx.redis!.cmd.ping(), HEALTH_REDIS_TIMEOUT_MS) : Promise.resolve('off' as const),
+    ]);
+    const ok = db === 'ok';
     return reply.code(ok ? 200 : 503).send({
-      status: ok ? 'ok' : 'degraded',
+      status: ok && redis !== 'down' ? 'ok' : 'degraded',
       version: VERSION,
       role: config.role,
       database: { dialect: ctx.db.dialect, status: db },
@@ -189,4 +188,20 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
   });
 
   return app;
+}
+
+const HEALTH_DB_TIMEOUT_MS = 1_000;
+const HEALTH_REDIS_TIMEOUT_MS = 500;
+
+/** 'ok' when `check` succeeds within `ms`, else 'down'. */
+async function probe(check: () => Promise<unknown>, ms: number): Promise<'ok' | 'down'> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'down'>((resolve) => {
+    timer = setTimeout(() => resolve('down'), ms);
+  });
+  try {
+    return await Promise.race([check().then(() => 'ok' as const, () => 'down' as const), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

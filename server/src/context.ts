@@ -56,7 +56,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   let redis: RedisLink | null = null;
   try {
     await migrateToLatest(db);
-    if (config.redisUrl) redis = await connectRedis(config.redisUrl, log);
+    if (config.redisUrl) redis = await connectRedis(config.redisUrl, log, config.redisPrefix);
   } catch (err) {
     await db.close();
     throw err;
@@ -65,7 +65,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const feed = new ChangeFeed(db, redis, log, config.live.pollMs);
   const catalog = new Catalog(db, box, log);
   const keys = new KeyCache(db);
-  const limiter = new RateLimiter(redis);
+  const limiter = new RateLimiter(redis, log);
   const cooldowns = new Cooldowns(redis, log);
   const pools = new UpstreamPools(config.gateway);
   const money = createMoneyStore(db);

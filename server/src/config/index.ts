@@ -19,6 +19,8 @@ const ConfigSchema = z.object({
   dbPoolSize: intFromEnv(1, 500).default(20),
   dataDir: z.string().min(1).default('./data'),
   redisUrl: z.string().optional(),
+  /** Put before every Redis key and pub/sub channel name, so several deployments can share one Redis. */
+  redisPrefix: z.string().regex(/^[A-Za-z0-9:_.-]{0,64}$/, 'letters, digits and : _ . - (at most 64)').default('tollgate:'),
   secret: z.string().optional(),
   adminEmail: z.string().email().optional(),
   adminPassword: z.string().min(8, 'TOLLGATE_ADMIN_PASSWORD must be at least 8 characters').optional(),
@@ -78,6 +80,7 @@ const ENV_MAP: Record<string, string> = {
   DB_POOL_SIZE: 'dbPoolSize',
   TOLLGATE_DATA_DIR: 'dataDir',
   REDIS_URL: 'redisUrl',
+  REDIS_PREFIX: 'redisPrefix',
   TOLLGATE_SECRET: 'secret',
   TOLLGATE_ADMIN_EMAIL: 'adminEmail',
   TOLLGATE_ADMIN_PASSWORD: 'adminPassword',

@@ -16,9 +16,10 @@ export class Cooldowns {
 
   async start(): Promise<void> {
     if (!this.redis) return;
-    await this.redis.sub.subscribe(CHANNEL_COOLDOWN);
+    const name = this.redis.key(CHANNEL_COOLDOWN);
+    await this.redis.sub.subscribe(name);
     this.redis.sub.on('message', (channel, message) => {
-      if (channel !== CHANNEL_COOLDOWN) return;
+      if (channel !== name) return;
       try {
         const { id, until } = JSON.parse(message) as { id: number; until: number };
         this.#apply(id, until);
@@ -32,7 +33,7 @@ export class Cooldowns {
     if (ms <= 0) return;
     const until = now + ms;
     this.#apply(channelId, until);
-    this.redis?.cmd.publish(CHANNEL_COOLDOWN, JSON.stringify({ id: channelId, until })).catch((err) => {
+    this.redis?.cmd.publish(this.redis.key(CHANNEL_COOLDOWN), JSON.stringify({ id: channelId, until })).catch((err) => {
       this.log.warn({ err: (err as Error).message }, 'cooldown broadcast failed');
     });
   }

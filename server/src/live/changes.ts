@@ -43,7 +43,7 @@ export class ChangeFeed {
    * (the next gateway call through this process already sees it).
    */
   publish(): Promise<void> {
-    if (this.redis) this.redis.cmd.publish(CHANNEL_CHANGES, String(process.pid)).catch(() => {});
+    if (this.redis) this.redis.cmd.publish(this.redis.key(CHANNEL_CHANGES), String(process.pid)).catch(() => {});
     return this.#started ? this.pollNow() : Promise.resolve();
   }
 
@@ -69,9 +69,10 @@ export class ChangeFeed {
     this.#timer = setInterval(() => void this.pollNow(), this.pollMs);
     this.#timer.unref();
     if (this.redis) {
-      await this.redis.sub.subscribe(CHANNEL_CHANGES);
+      const name = this.redis.key(CHANNEL_CHANGES);
+      await this.redis.sub.subscribe(name);
       this.redis.sub.on('message', (channel) => {
-        if (channel === CHANNEL_CHANGES) void this.pollNow();
+        if (channel === name) void this.pollNow();
       });
     }
   }
