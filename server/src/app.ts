@@ -142,6 +142,10 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
     await app.register((i) => consoleRoutes(i, ctx), { prefix: '/api/console' });
     app.addHook('onResponse', async (req, reply) => {
       if (req.url.startsWith('/api/') && !req.url.startsWith('/api/docs')) {
+        // The route pattern (`/api/admin/users/:id`), never the URL: one series per route, not per id.
+        const route = req.routeOptions.url ?? 'unmatched';
+        ctx.metrics.apiRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
+        ctx.metrics.apiLatency.observe({ method: req.method, route }, reply.elapsedTime / 1000);
         req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'api');
       }
     });

@@ -15,7 +15,7 @@ import { Relay } from './gateway/relay.js';
 import { Cooldowns } from './gateway/router.js';
 import { UpstreamPools } from './gateway/upstream.js';
 import { createAuth, type Auth } from './accounts/auth.js';
-import { createMetrics, type Metrics } from './ops/metrics.js';
+import { commitObserver, createMetrics, type Metrics } from './ops/metrics.js';
 import { Jobs } from './ops/jobs.js';
 
 /**
@@ -68,13 +68,13 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const limiter = new RateLimiter(redis, log);
   const cooldowns = new Cooldowns(redis, log);
   const pools = new UpstreamPools(config.gateway);
-  const money = createMoneyStore(db);
+  const metrics = createMetrics(db);
+  const money = createMoneyStore(db, commitObserver(metrics));
   const health = new ChannelHealth(db, box, feed, pools, log);
   const touches = new KeyTouches(db);
-  const metrics = createMetrics();
   const relay = new Relay({ config, catalog, keys, limiter, cooldowns, pools, money, health, touches, metrics, log });
   const auth = createAuth(db, config, log);
-  const jobs = new Jobs(db, log);
+  const jobs = new Jobs(db, log, metrics);
 
   if (opts.live) {
     keys.subscribe(feed);

@@ -13,6 +13,8 @@ export class GroupCommit<I, O> {
   constructor(
     private readonly flush: (items: I[]) => Promise<Outcome<O>[]>,
     private readonly maxBatch = 256,
+    /** Told the size of every batch as it is cut (for /metrics). */
+    private readonly onBatch?: (size: number) => void,
   ) {}
 
   submit(item: I): Promise<O> {
@@ -33,6 +35,7 @@ export class GroupCommit<I, O> {
     try {
       while (this.#queue.length > 0) {
         const batch = this.#queue.splice(0, this.maxBatch);
+        this.onBatch?.(batch.length);
         let results: Outcome<O>[];
         try {
           results = await this.flush(batch.map((b) => b.item));

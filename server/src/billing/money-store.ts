@@ -2,6 +2,7 @@ import type SqliteDatabase from 'better-sqlite3';
 import { sql } from 'kysely';
 import { inTransaction, isUniqueViolation, type Db, type Tx } from '../db/index.js';
 import type { NewUsageRecord, Wallet } from '../db/schema.js';
+import type { CommitObserver } from '../ops/metrics.js';
 import { GroupCommit, type Outcome } from './group-commit.js';
 import { repayArrearsFromCash } from './wallets.js';
 import {
@@ -52,8 +53,8 @@ export interface MoneyStore {
   idle(): Promise<void>;
 }
 
-export function createMoneyStore(db: Db): MoneyStore {
-  return db.dialect === 'sqlite' ? new SqliteMoneyStore(db) : new SqlMoneyStore(db);
+export function createMoneyStore(db: Db, observer?: CommitObserver): MoneyStore {
+  return db.dialect === 'sqlite' ? new SqliteMoneyStore(db, observer) : new SqlMoneyStore(db, observer);
 }
 
 type TimedHold = HoldInput & { now: number };
@@ -86,15 +87,24 @@ function expireWith(db: Db, release: (r: ReleaseInput) => Promise<boolean>) {
 
 /** Separate group-commit queues per operation, with per-item fallback (PostgreSQL, MySQL). */
 abstract class BatchedMoneyStore implements MoneyStore {
-  readonly #holds = new GroupCommit<TimedHold, HoldOutcome>((items) => this.#flush(items, (b) => this.holdBatch(b), null));
-  readonly #settles = new GroupCommit<SettleInput, SettleOutcome>((items) =>
-    this.#flush(items, (b) => this.settleBatch(b), { charged: 0, arrears: 0, duplicate: true }),
-  );
-  readonly #releases = new GroupCommit<ReleaseInput, boolean>((items) => this.#flush(items, (b) => this.releaseBatch(b), false));
+  readonly #holds: GroupCommit<TimedHold, HoldOutcome>;
+  readonly #settles: GroupCommit<SettleInput, SettleOutcome>;
+  readonly #releases: GroupCommit<ReleaseInput, boolean>;
 
   readonly #expire: (now?: number, limit?: number) => Promise<number>;
 
-  constructor(protected readonly db: Db) {
+  constructor(
+    protected readonly db: Db,
+    private readonly observer?: CommitObserver,
+  ) {
+    const seen = (queue: string) => (observer ? (n: number) => observer.batch(queue, n) : undefined);
+    this.#holds = new GroupCommit((items) => this.#flush('hold', items, (b) => this.holdBatch(b), null), 256, seen('hold'));
+    this.#settles = new GroupCommit(
+      (items) => this.#flush('settle', items, (b) => this.settleBatch(b), { charged: 0, arrears: 0, duplicate: true }),
+      256,
+      seen('settle'),
+    );
+    this.#releases = new GroupCommit((items) => this.#flush('release', items, (b) => this.releaseBatch(b), false), 256, seen('release'));
     this.#expire = expireWith(db, (r) => this.release(r));
   }
 
@@ -124,7 +134,7 @@ abstract class BatchedMoneyStore implements MoneyStore {
    * outlived its retries), write each item in a transaction of its own so that one bad item
    * cannot fail the others. A unique violation on a single item means "already done".
    */
-  async #flush<I, O>(items: I[], write: (batch: I[]) => Promise<O[]>, onDuplicate: O | null): Promise<Outcome<O>[]> {
+  async #flush<I, O>(queue: string, items: I[], write: (batch: I[]) => Promise<O[]>, onDuplicate: O | null): Promise<Outcome<O>[]> {
     try {
       return (await write(items)).map((value) => ({ ok: true, value }));
     } catch (err) {
@@ -133,8 +143,9 @@ abstract class BatchedMoneyStore implements MoneyStore {
         return [{ ok: false, error: err }];
       }
     }
+    this.observer?.retried(queue, items.length);
     const out: Outcome<O>[] = [];
-    for (const item of items) out.push(...(await this.#flush([item], write, onDuplicate)));
+    for (const item of items) out.push(...(await this.#flush(queue, [item], write, onDuplicate)));
     return out;
   }
 
@@ -172,10 +183,14 @@ type SqliteOp =
 class SqliteMoneyStore implements MoneyStore {
   readonly #raw: SqliteDatabase.Database;
   readonly #st;
-  readonly #ops = new GroupCommit<SqliteOp, unknown>((ops) => this.#flush(ops));
+  readonly #ops: GroupCommit<SqliteOp, unknown>;
   readonly #expire: (now?: number, limit?: number) => Promise<number>;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly observer?: CommitObserver,
+  ) {
+    this.#ops = new GroupCommit((ops) => this.#flush(ops), 256, observer ? (n) => observer.batch('money', n) : undefined);
     this.#raw = db.sqlite!;
     const p = (s: string) => this.#raw.prepare(s);
     const avail = 'plan_micros + gift_micros + cash_micros + credit_limit_micros - credit_used_micros - pending_micros';
@@ -234,6 +249,7 @@ class SqliteMoneyStore implements MoneyStore {
       }
     }
     // One bad item must not fail the others: write each in a transaction of its own.
+    this.observer?.retried('money', ops.length);
     const out: Outcome<unknown>[] = [];
     for (const op of ops) out.push(...(await this.#flush([op])));
     return out;

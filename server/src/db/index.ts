@@ -18,6 +18,8 @@ export interface Db {
   dialect: DialectName;
   /** Present for SQLite: the raw handle, for the few statements worth preparing by hand. */
   sqlite?: SqliteDatabase.Database;
+  /** Connections of the pool (PostgreSQL, MySQL), for /metrics. */
+  poolStats?: () => { total: number; idle: number; waiting: number };
   close(): Promise<void>;
 }
 
@@ -60,7 +62,8 @@ export function openDatabase(url: string, opts: { poolSize?: number } = {}): Db 
     // An idle client losing its connection must not crash the process.
     pool.on('error', () => {});
     const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    return { kysely, dialect: 'postgres', close: () => kysely.destroy() };
+    const poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount });
+    return { kysely, dialect: 'postgres', poolStats, close: () => kysely.destroy() };
   }
   if (/^(mysql|mariadb):\/\//.test(url)) {
     const pool = createPool({
@@ -73,7 +76,10 @@ export function openDatabase(url: string, opts: { poolSize?: number } = {}): Db 
       charset: 'utf8mb4',
     });
     const kysely = new Kysely<Database>({ dialect: new MysqlDialect({ pool }) });
-    return { kysely, dialect: 'mysql', close: () => kysely.destroy() };
+    // mysql2 has no public counters; these arrays have been its pool's state for years.
+    const p = pool as unknown as { _allConnections?: { length: number }; _freeConnections?: { length: number }; _connectionQueue?: { length: number } };
+    const poolStats = () => ({ total: p._allConnections?.length ?? 0, idle: p._freeConnections?.length ?? 0, waiting: p._connectionQueue?.length ?? 0 });
+    return { kysely, dialect: 'mysql', poolStats, close: () => kysely.destroy() };
   }
   throw new Error(`unsupported DATABASE_URL: ${url}`);
 }

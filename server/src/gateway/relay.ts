@@ -471,10 +471,15 @@ export class Relay {
       }
     } catch (err) {
       // The hold stays pending and the sweeper voids it at its deadline; nothing is lost or doubled.
+      metrics.settlementFailures.inc({ op: o.billable ? 'settle' : 'release' });
       this.d.log.error({ err, reqId: call.requestId }, 'settlement failed; the hold will expire');
     }
-    metrics.requests.inc({ endpoint: call.parsed.endpoint, status: String(o.status) });
-    metrics.latency.observe({ endpoint: call.parsed.endpoint, stream: call.parsed.stream ? '1' : '0' }, draft.latency_ms / 1000);
+    const status = String(o.status);
+    const stream = call.parsed.stream ? '1' : '0';
+    metrics.requests.inc({ endpoint: call.parsed.endpoint, status });
+    metrics.calls.inc({ model: call.parsed.model, channel: call.channel ? String(call.channel.id) : 'none', status });
+    metrics.latency.observe({ endpoint: call.parsed.endpoint, stream }, draft.latency_ms / 1000);
+    if (o.ttfbMs !== null) metrics.ttfb.observe({ endpoint: call.parsed.endpoint, stream }, o.ttfbMs / 1000);
     if (charged > 0) metrics.chargedMicros.inc(charged);
     this.d.log.info(
       {

@@ -1,5 +1,6 @@
 import { affected, isUniqueViolation, type Db } from '../db/index.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from './metrics.js';
 
 /**
  * Take (or keep) a named lease so that a scheduled job runs in one process at a time when several
@@ -41,6 +42,7 @@ export class Jobs {
   constructor(
     private readonly db: Db,
     private readonly log: Logger,
+    private readonly metrics?: Metrics,
   ) {}
 
   add(job: Job): this {
@@ -55,12 +57,16 @@ export class Jobs {
         if (busy || this.#stopped) return;
         busy = true;
         const p = (async () => {
+          const t0 = performance.now();
           try {
             if (job.exclusive && !(await acquireLease(this.db, job.name, this.#holder, job.everyMs * 2))) return;
             await job.run();
+            this.metrics?.jobRuns.inc({ job: job.name, outcome: 'ok' });
           } catch (err) {
+            this.metrics?.jobRuns.inc({ job: job.name, outcome: 'failed' });
             this.log.error({ err, job: job.name }, 'job failed');
           }
+          this.metrics?.jobSeconds.observe({ job: job.name }, (performance.now() - t0) / 1000);
         })();
         this.#running.add(p);
         await p;
