@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
@@ -22,6 +22,12 @@ import { usageAdminRoutes } from './ops/admin.routes.js';
 import { reportsAdminRoutes } from './ops/reports.routes.js';
 import { consoleRoutes } from './console/routes.js';
 import { AppError } from './errors.js';
+import { anthropicAppErrorBody } from './gateway/formats/anthropic.js';
+
+/** A /v1 error in the caller's format: Anthropic clients announce themselves with anthropic-version. */
+function gatewayErrorBody(req: FastifyRequest, e: AppError) {
+  return req.headers['anthropic-version'] ? anthropicAppErrorBody(e) : openaiErrorBody(e);
+}
 
 export const WEB_DIST = fileURLToPath(new URL('../../web/dist/', import.meta.url));
 const VERSION = '0.1.0';
@@ -61,7 +67,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
     if (e.status >= 500 && e.code === 'internal') req.log.error({ err, url: req.url }, 'request failed');
     if (e.headers) reply.headers(e.headers);
     reply.header('x-request-id', req.id);
-    return reply.code(e.status).send(req.url.startsWith('/v1') ? openaiErrorBody(e) : apiErrorBody(e));
+    return reply.code(e.status).send(req.url.startsWith('/v1') ? gatewayErrorBody(req, e) : apiErrorBody(e));
   });
 
   const serveGateway = config.role === 'all' || config.role === 'gateway';
@@ -113,6 +119,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
         components: {
           securitySchemes: {
             apiKey: { type: 'http', scheme: 'bearer', description: 'An sk-… key' },
+            anthropicKey: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'An sk-… key, as Anthropic clients send it' },
             session: { type: 'apiKey', in: 'cookie', name: 'tollgate.session_token' },
           },
         },
@@ -177,7 +184,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
   app.setNotFoundHandler(async (req, reply) => {
     if (req.url.startsWith('/v1')) {
       const e = new AppError('not_found', `Invalid URL (${req.method} ${req.url.split('?')[0]})`);
-      return reply.code(404).send(openaiErrorBody(e));
+      return reply.code(404).send(gatewayErrorBody(req, e));
     }
     if (req.url.startsWith('/api')) return reply.code(404).send(apiErrorBody(new AppError('not_found', `No such endpoint: ${req.method} ${req.url.split('?')[0]}`)));
     // A built file that does not exist (an old chunk asked for by a tab opened before an upgrade)

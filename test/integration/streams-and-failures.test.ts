@@ -202,12 +202,19 @@ describe('streams cut short', () => {
           .create({ model: 'm-stream', messages: [{ role: 'user', content }], stream: true, stream_options: { include_usage: true } })
           .withResponse();
         let text = '';
-        for await (const c of data) text += c.choices[0]?.delta.content ?? '';
+        let seen: OpenAI.CompletionUsage | null | undefined;
+        for await (const c of data) {
+          text += c.choices[0]?.delta.content ?? '';
+          seen ??= c.usage;
+        }
         expect(text).toBe('hello' + ' hello'.repeat(11));
+        // The caller asked for usage: it gets Tollgate's count in OpenAI's shape.
+        expect(seen).toMatchObject({ prompt_tokens: chatPromptTokens([content]), completion_tokens: 12 });
         rid = response.headers.get('x-request-id')!;
       } else {
         const { data, response } = await client.chat.completions.create({ model: 'm-stream', messages: [{ role: 'user', content }] }).withResponse();
-        expect(data.usage).toBeUndefined();
+        // The caller sees usage also when Tollgate counted the tokens itself.
+        expect(data.usage).toMatchObject({ prompt_tokens: chatPromptTokens([content]), completion_tokens: 12 });
         rid = response.headers.get('x-request-id')!;
       }
       const prompt = chatPromptTokens([content]);

@@ -158,13 +158,15 @@ const USAGE_COLUMNS = [
   'request_id', 'created_at', 'user_id', 'key_id', 'wallet_id', 'endpoint', 'model', 'upstream_model', 'channel_id', 'stream',
   'prompt_tokens', 'completion_tokens', 'cached_tokens', 'input_price', 'output_price', 'cached_input_price', 'request_price',
   'multiplier_ppm', 'charged_micros', 'cost_micros', 'arrears_micros', 'status_code', 'error_code', 'error_message', 'latency_ms',
-  'ttfb_ms', 'attempts', 'usage_source', 'client_ip',
+  'ttfb_ms', 'attempts', 'usage_source', 'client_ip', 'cache_write_tokens', 'reasoning_tokens', 'cache_write_price',
 ] as const;
+/** Columns with a database default, which a positional insert must spell out. */
+const USAGE_DEFAULTS: Partial<Record<(typeof USAGE_COLUMNS)[number], unknown>> = { cache_write_tokens: 0, reasoning_tokens: 0 };
 
 /** A usage row with every column present (null where unknown), as positional statements need. */
 function fullUsageRow(u: NewUsageRecord): Record<(typeof USAGE_COLUMNS)[number], unknown> {
   const row = {} as Record<(typeof USAGE_COLUMNS)[number], unknown>;
-  for (const c of USAGE_COLUMNS) row[c] = (u as Record<string, unknown>)[c] ?? null;
+  for (const c of USAGE_COLUMNS) row[c] = (u as Record<string, unknown>)[c] ?? USAGE_DEFAULTS[c] ?? null;
   return row;
 }
 

@@ -7,6 +7,8 @@ export interface PriceCard {
   output: number;
   /** null → cached prompt tokens cost the same as other prompt tokens. */
   cachedInput: number | null;
+  /** null → prompt tokens written to the upstream's cache cost the same as other prompt tokens. */
+  cacheWrite?: number | null;
   request: number;
 }
 
@@ -15,6 +17,10 @@ export interface TokenUsage {
   completionTokens: number;
   /** Part of promptTokens that the upstream served from its prompt cache. */
   cachedTokens: number;
+  /** Part of promptTokens that the upstream wrote to its prompt cache (Anthropic's cache_creation_input_tokens). */
+  cacheWriteTokens?: number;
+  /** Part of completionTokens spent on reasoning (billed as output; recorded to show). */
+  reasoningTokens?: number;
 }
 
 const TOKENS_PER_PRICE_UNIT = 1_000_000n;
@@ -27,14 +33,18 @@ const TOKENS_PER_PRICE_UNIT = 1_000_000n;
  * in parts per million, and there is a single division at the end.
  */
 export function costMicros(price: PriceCard, usage: TokenUsage, multiplierPpm: number): number {
-  const cached = BigInt(Math.min(Math.max(usage.cachedTokens, 0), Math.max(usage.promptTokens, 0)));
-  const uncached = BigInt(Math.max(usage.promptTokens, 0)) - cached;
+  const prompt = Math.max(usage.promptTokens, 0);
+  const cached = Math.min(Math.max(usage.cachedTokens, 0), prompt);
+  const written = Math.min(Math.max(usage.cacheWriteTokens ?? 0, 0), prompt - cached);
+  const uncached = BigInt(prompt - cached - written);
   const completion = BigInt(Math.max(usage.completionTokens, 0));
   const cachedPrice = BigInt(price.cachedInput ?? price.input);
+  const writePrice = BigInt(price.cacheWrite ?? price.input);
   // Units: micro-USD × 1M (per-token prices are per 1M tokens).
   const scaled =
     uncached * BigInt(price.input) +
-    cached * cachedPrice +
+    BigInt(cached) * cachedPrice +
+    BigInt(written) * writePrice +
     completion * BigInt(price.output) +
     BigInt(price.request) * TOKENS_PER_PRICE_UNIT;
   return toSafeNumber(ceilDiv(scaled * BigInt(multiplierPpm), TOKENS_PER_PRICE_UNIT * PPM), 'cost');

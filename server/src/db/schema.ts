@@ -120,6 +120,7 @@ export interface ModelPricesTable {
   input_price: number;
   output_price: number;
   cached_input_price: number | null; // null = same as input
+  cache_write_price: number | null; // null = same as input
   /** micro-USD per call */
   request_price: Generated<number>;
   created_at: Ms;
@@ -148,6 +149,8 @@ export interface ChannelsTable {
   /** Upstream cost as a fraction of the list price, in ppm (700 000 = we pay 70 %). */
   cost_ratio_ppm: Generated<number>;
   remark: string | null;
+  /** JSON of switches for strict upstreams, e.g. {"stream_usage": false}; null = defaults. */
+  options: string | null;
   created_at: Ms;
   updated_at: Ms;
 }
@@ -196,9 +199,14 @@ export interface UsageRecordsTable {
   prompt_tokens: number;
   completion_tokens: number;
   cached_tokens: number;
+  /** Prompt tokens written to the upstream's prompt cache (part of prompt_tokens). */
+  cache_write_tokens: Generated<number>;
+  /** Completion tokens spent on reasoning (part of completion_tokens). */
+  reasoning_tokens: Generated<number>;
   input_price: number;
   output_price: number;
   cached_input_price: number;
+  cache_write_price: number | null;
   request_price: number;
   multiplier_ppm: number;
   charged_micros: number;

@@ -25,6 +25,8 @@ export interface Channel {
   status: string;
   testModel: string | null;
   costRatioPpm: number;
+  /** Ask the upstream for usage in streams (OpenAI's stream_options.include_usage); off for strict upstreams. */
+  streamUsage: boolean;
 }
 
 export interface Tier {
@@ -37,6 +39,17 @@ export function splitBaseUrl(baseUrl: string): { origin: string; pathPrefix: str
   const u = new URL(baseUrl);
   const path = u.pathname.replace(/\/+$/, '');
   return { origin: u.origin, pathPrefix: path === '' ? '/v1' : path };
+}
+
+/** Per-channel switches; an unreadable value means the defaults. */
+export function channelOptions(json: string | null | undefined): { stream_usage?: boolean } {
+  if (!json) return {};
+  try {
+    const o = JSON.parse(json) as unknown;
+    return o && typeof o === 'object' && !Array.isArray(o) ? (o as { stream_usage?: boolean }) : {};
+  } catch {
+    return {};
+  }
 }
 
 export function toChannel(row: ChannelRow, box: SecretBox): Channel {
@@ -68,6 +81,7 @@ export function toChannel(row: ChannelRow, box: SecretBox): Channel {
     status: row.status,
     testModel: row.test_model,
     costRatioPpm: row.cost_ratio_ppm,
+    streamUsage: channelOptions(row.options).stream_usage !== false,
   };
 }
 
@@ -97,7 +111,14 @@ export class Catalog {
     this.prices = new Map(
       rows.map((r) => [
         r.model,
-        { model: r.model, input: r.input_price, output: r.output_price, cachedInput: r.cached_input_price, request: r.request_price },
+        {
+          model: r.model,
+          input: r.input_price,
+          output: r.output_price,
+          cachedInput: r.cached_input_price,
+          cacheWrite: r.cache_write_price,
+          request: r.request_price,
+        },
       ]),
     );
     this.version++;

@@ -11,7 +11,7 @@ import { audit, SYSTEM_ACTOR, type Actor } from '../ops/audit.js';
 import { formatPpm, parsePpm } from '../billing/pricing.js';
 import { GroupNameSchema } from '../accounts/users.js';
 import { isWildcard } from '../lib/patterns.js';
-import { toChannel } from './catalog.js';
+import { channelOptions, toChannel } from './catalog.js';
 import { CHANNEL_TYPES, providerFor } from './providers/index.js';
 import type { UpstreamPools } from './upstream.js';
 
@@ -30,7 +30,10 @@ const Ratio = z.union([z.number(), z.string()]).transform((v, ctx) => {
 /** The channel fields as sent over the wire (what the API documents and validates). */
 export const ChannelBody = z.object({
   name: z.string().trim().min(1, 'name is required').max(100),
-  type: z.enum(CHANNEL_TYPES as [string, ...string[]]).optional().describe('default openai (any OpenAI-compatible API)'),
+  type: z
+    .enum(CHANNEL_TYPES as [string, ...string[]])
+    .optional()
+    .describe('default openai (any OpenAI-compatible API); anthropic (native Messages API, base URL = API root); or a preset: deepseek, qwen, dashscope, moonshot, zhipu, openrouter, groq'),
   base_url: z
     .string()
     .trim()
@@ -46,6 +49,7 @@ export const ChannelBody = z.object({
   test_model: ModelName.nullable().optional(),
   cost_ratio: z.union([z.number(), z.string()]).optional().describe('upstream cost as a fraction of list price, e.g. "0.7"'),
   remark: z.string().max(2000).nullable().optional(),
+  stream_usage: z.boolean().optional().describe('ask an OpenAI-compatible upstream for usage in streams (stream_options.include_usage); turn off for a strict upstream that rejects it. Default true'),
 });
 export const ChannelPatchBody = ChannelBody.partial().extend({ status: z.enum(CHANNEL_STATUSES).optional() });
 
@@ -78,6 +82,7 @@ export interface ChannelView {
   last_test_error: string | null;
   cost_ratio: string;
   remark: string | null;
+  stream_usage: boolean;
   created_at: string;
   updated_at: string;
 }
@@ -113,6 +118,7 @@ export function channelView(r: ChannelRow, box: SecretBox): ChannelView {
     last_test_error: r.last_test_error,
     cost_ratio: formatPpm(r.cost_ratio_ppm),
     remark: r.remark,
+    stream_usage: channelOptions(r.options).stream_usage !== false,
     created_at: new Date(r.created_at).toISOString(),
     updated_at: new Date(r.updated_at).toISOString(),
   };
@@ -178,6 +184,7 @@ export class ChannelHealth {
         test_model: v.test_model ?? null,
         cost_ratio_ppm: v.cost_ratio ?? 1_000_000,
         remark: v.remark ?? null,
+        options: v.stream_usage === false ? JSON.stringify({ stream_usage: false }) : null,
         created_at: now,
         updated_at: now,
       });
@@ -215,6 +222,7 @@ export class ChannelHealth {
       if (v.test_model !== undefined) set.test_model = v.test_model;
       if (v.cost_ratio !== undefined) set.cost_ratio_ppm = v.cost_ratio;
       if (v.remark !== undefined) set.remark = v.remark;
+      if (v.stream_usage !== undefined) set.options = JSON.stringify({ ...channelOptions(before.options), stream_usage: v.stream_usage });
       if (v.status !== undefined && v.status !== before.status) {
         set.status = v.status;
         set.status_changed_at = now;

@@ -10,9 +10,12 @@ import type { Channel } from './catalog.js';
 import type { ParsedCall } from './inbound/openai.js';
 import { presentedKey, type Principal } from './key-cache.js';
 import { providerFor } from './providers/index.js';
-import type { Failure, Provider } from './providers/types.js';
+import type { Endpoint, Failure, Provider } from './providers/types.js';
 import { pickChannel } from './router.js';
-import { SseMeter } from './stream/sse.js';
+import { anthropicErrorBody, chatToMessages, completionToMessage, messagesToChat, messageToCompletion, anthropicUsage, openaiUsage } from './formats/anthropic.js';
+import { AnthropicPassthrough, AnthropicToChatStream, ChatToAnthropicStream } from './formats/anthropic-stream.js';
+import { OpenAIPassthrough } from './formats/openai-pipe.js';
+import type { StreamPipe } from './formats/types.js';
 import { countCompletionTokens } from './tokenizer.js';
 
 /** What the relay uses of the application context. */
@@ -230,12 +233,12 @@ export class Relay {
       const provider = providerFor(channel.type);
       const upstreamModel = channel.mapping.get(call.parsed.model) ?? call.parsed.model;
       call.upstreamModel = upstreamModel;
-      const body: Record<string, unknown> = { ...call.parsed.body, model: upstreamModel };
-      if (call.parsed.stream && call.parsed.endpoint !== 'embeddings') {
-        // Always ask for usage so billing is exact; the event is removed again if the caller did not ask.
-        body.stream_options = { ...(call.parsed.body.stream_options as object | undefined), include_usage: true };
+      const rendered = this.#render(call, channel, provider, upstreamModel);
+      if (!rendered) {
+        last = { kind: 'mismatch', status: 404, message: `a ${channel.type} channel cannot serve ${call.parsed.endpoint}`, code: null };
+        continue;
       }
-      const up = provider.build(channel, call.parsed.endpoint, body);
+      const up = provider.build(channel, rendered.endpoint, rendered.body, provider.wire === call.parsed.format ? call.parsed.headers : undefined);
       let res: Dispatcher.ResponseData;
       try {
         res = await this.d.pools.request(channel.origin, { path: up.path, method: 'POST', headers: up.headers, body: up.body, signal });
@@ -269,7 +272,7 @@ export class Relay {
         this.d.log.warn({ reqId: call.requestId, channel: channel.id, status: f.status, kind: f.kind, upstream_message: f.message }, 'upstream refused');
         continue;
       }
-      if (call.parsed.stream) return this.#relayStream(call, provider, res, reply, signal);
+      if (call.parsed.stream) return this.#relayStream(call, this.#pipeFor(call, provider), res, reply, signal);
       const got = await readJson(res);
       if (got === 'aborted' || signal.aborted) return this.#finishAborted(call, null);
       if ('failure' in got) {
@@ -285,6 +288,40 @@ export class Relay {
     throw exhausted(last, call.parsed.model);
   }
 
+  /**
+   * The upstream request body for this channel: the caller's own body (model replaced) when the
+   * upstream speaks the caller's format — relayed as sent — or the call converted through the
+   * canonical (OpenAI chat) form. Null when the channel cannot serve the operation at all.
+   */
+  #render(call: Call, channel: Channel, provider: Provider, upstreamModel: string): { endpoint: Endpoint; body: Record<string, unknown> } | null {
+    const p = call.parsed;
+    if (!provider.supports(p.endpoint)) return null;
+    // Usage in the stream makes billing exact; a strict upstream that rejects the option has it turned off per channel.
+    const askUsage = p.stream && channel.streamUsage;
+    if (provider.wire === p.format) {
+      const body: Record<string, unknown> = { ...p.body, model: upstreamModel };
+      if (p.format === 'openai' && askUsage && p.endpoint !== 'embeddings') {
+        // The usage event is removed again if the caller did not ask for it.
+        body.stream_options = { ...(p.body.stream_options as object | undefined), include_usage: true };
+      }
+      return { endpoint: p.endpoint, body };
+    }
+    if (p.format === 'anthropic' && provider.wire === 'openai') {
+      return { endpoint: 'chat.completions', body: messagesToChat(p.body, upstreamModel, askUsage) };
+    }
+    if (p.format === 'openai' && provider.wire === 'anthropic' && p.endpoint === 'chat.completions') {
+      return { endpoint: 'messages', body: chatToMessages(p.body, upstreamModel, this.d.config.gateway.defaultMaxOutputTokens) };
+    }
+    return null;
+  }
+
+  #pipeFor(call: Call, provider: Provider): StreamPipe {
+    const p = call.parsed;
+    if (provider.wire === p.format) return p.format === 'anthropic' ? new AnthropicPassthrough() : new OpenAIPassthrough(provider, p.wantsUsage);
+    if (p.format === 'anthropic') return new ChatToAnthropicStream(p.model, p.promptTokens);
+    return new AnthropicToChatStream(p.model, p.wantsUsage);
+  }
+
   async #answerJson(
     call: Call,
     provider: Provider,
@@ -294,12 +331,13 @@ export class Relay {
     reply: FastifyReply,
   ): Promise<Outcome> {
     const ttfbMs = Math.round(performance.now() - call.t0);
-    let usage = provider.usageFromJson(call.parsed.endpoint, json);
+    const endpoint = call.parsed.endpoint;
+    let usage = provider.usageFromJson(endpoint, json);
     let source: Outcome['usageSource'] = 'upstream';
     if (!usage) {
       usage = {
         promptTokens: call.parsed.promptTokens,
-        completionTokens: countCompletionTokens(provider.textFromJson(call.parsed.endpoint, json)),
+        completionTokens: countCompletionTokens(provider.textFromJson(endpoint, json)),
         cachedTokens: 0,
       };
       source = 'estimated';
@@ -307,15 +345,21 @@ export class Relay {
     const outcome: Outcome = { status: 200, usage, usageSource: source, errorCode: null, errorMessage: null, ttfbMs, billable: true };
     // Settle before answering, so a caller who checks its balance right after sees the charge.
     await this.#finish(call, outcome);
-    reply
-      .code(200)
-      .header('content-type', typeof contentType === 'string' ? contentType : 'application/json')
-      .header('x-request-id', call.requestId)
-      .send(buf);
+    const j = json as Record<string, unknown>;
+    let out: Buffer | Record<string, unknown> = buf;
+    if (provider.wire !== call.parsed.format) {
+      out = call.parsed.format === 'anthropic' ? completionToMessage(j, call.parsed.model, usage) : messageToCompletion(j, call.parsed.model, usage);
+    } else if (source === 'estimated' && endpoint !== 'embeddings' && j && typeof j === 'object') {
+      // The caller sees usage in its own format, also when Tollgate counted the tokens itself.
+      out = { ...j, usage: call.parsed.format === 'anthropic' ? anthropicUsage(usage) : openaiUsage(usage) };
+    }
+    reply.code(200).header('x-request-id', call.requestId);
+    if (Buffer.isBuffer(out)) reply.header('content-type', typeof contentType === 'string' ? contentType : 'application/json');
+    reply.send(out);
     return outcome;
   }
 
-  async #relayStream(call: Call, provider: Provider, res: Dispatcher.ResponseData, reply: FastifyReply, signal: AbortSignal): Promise<Outcome> {
+  async #relayStream(call: Call, pipe: StreamPipe, res: Dispatcher.ResponseData, reply: FastifyReply, signal: AbortSignal): Promise<Outcome> {
     const raw = reply.raw;
     reply.hijack();
     raw.writeHead(200, {
@@ -325,29 +369,31 @@ export class Relay {
       'x-accel-buffering': 'no',
       'x-request-id': call.requestId,
     });
-    const meter = new SseMeter(!call.parsed.wantsUsage, (json) => provider.textFromStreamEvent(json));
     let ttfbMs: number | null = null;
     let errorCode: string | null = null;
     let errorMessage: string | null = null;
     try {
       for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        const out = meter.push(chunk);
+        const out = pipe.push(chunk);
         if (out.length > 0) {
           ttfbMs ??= Math.round(performance.now() - call.t0);
           if (!raw.write(out)) await drained(raw, signal);
         }
-        if (meter.malformed) break;
+        if (pipe.malformed) break;
       }
-      const tail = meter.end();
+      const tail = pipe.end();
       if (tail) raw.write(tail);
-      if (meter.malformed) {
+      if (pipe.malformed) {
         errorCode = 'upstream_malformed';
-        errorMessage = meter.oversized
+        errorMessage = pipe.oversized
           ? 'The upstream sent an event larger than 4 MB; the stream was cut there.'
           : 'The upstream sent a malformed event; the stream was cut there.';
-      } else if (!meter.sawDone) {
+      } else if (pipe.upstreamError !== null) {
+        errorCode = 'upstream_error';
+        errorMessage = `The upstream reported an error in the stream: ${pipe.upstreamError}`;
+      } else if (!pipe.complete) {
         errorCode = 'upstream_incomplete';
-        errorMessage = 'The upstream ended the stream without [DONE].';
+        errorMessage = 'The upstream ended the stream before its end marker.';
       }
     } catch (err) {
       if (signal.aborted || raw.destroyed) {
@@ -358,23 +404,24 @@ export class Relay {
         errorMessage = `The upstream stream broke: ${(err as Error).message}`;
       }
     }
-    const outcome = this.#streamOutcome(call, provider, meter, ttfbMs, errorCode, errorMessage);
+    const outcome = this.#streamOutcome(call, pipe, ttfbMs, errorCode, errorMessage);
     // Settle before the caller learns the stream is over (its SDK raises at the error event), so
     // that a balance read right after sees the charge — as after [DONE] and a whole answer.
     await this.#finish(call, outcome);
-    if (errorCode && errorCode !== 'client_closed' && !raw.destroyed) {
-      // The openai SDK raises an error for an event carrying `error`.
-      raw.write(`data: ${JSON.stringify({ error: { message: errorMessage, type: 'upstream_error', param: null, code: errorCode } })}\n\n`);
+    if (!raw.destroyed) {
+      // A converted stream's closing events carry the usage billed.
+      if (!errorCode && outcome.usage) raw.write(pipe.finish(outcome.usage));
+      else if (errorCode && errorCode !== 'client_closed' && pipe.upstreamError === null) raw.write(pipe.errorEvent(errorCode, errorMessage ?? 'stream failed'));
+      raw.end();
     }
-    if (!raw.destroyed) raw.end();
     return outcome;
   }
 
-  #streamOutcome(call: Call, provider: Provider, meter: SseMeter, ttfbMs: number | null, errorCode: string | null, errorMessage: string | null): Outcome {
-    let usage = meter.usageJson ? provider.usageFromStreamEvent(meter.usageJson) : null;
+  #streamOutcome(call: Call, pipe: StreamPipe, ttfbMs: number | null, errorCode: string | null, errorMessage: string | null): Outcome {
+    let usage = pipe.usage;
     let source: Outcome['usageSource'] = 'upstream';
     if (!usage) {
-      usage = { promptTokens: call.parsed.promptTokens, completionTokens: meter.completionTokens(), cachedTokens: 0 };
+      usage = { promptTokens: call.parsed.promptTokens, completionTokens: pipe.completionTokens(), cachedTokens: 0 };
       source = 'estimated';
     }
     return {
@@ -384,7 +431,7 @@ export class Relay {
       errorCode,
       errorMessage,
       ttfbMs,
-      billable: streamBillable(errorCode, meter.delivered, usage.completionTokens),
+      billable: streamBillable(errorCode, pipe.deliveredEvents, usage.completionTokens),
     };
   }
 
@@ -405,9 +452,15 @@ export class Relay {
   async #passThroughError(call: Call, reply: FastifyReply, f: Failure): Promise<Outcome> {
     const outcome: Outcome = { status: f.status, usage: null, usageSource: 'none', errorCode: f.code ?? 'upstream_client_error', errorMessage: f.message, ttfbMs: null, billable: false };
     await this.#finish(call, outcome);
+    const upstreamType = f.upstreamError?.type as string | undefined;
+    if (call.parsed.format === 'anthropic') {
+      const same = call.channel && providerFor(call.channel.type).wire === 'anthropic';
+      reply.code(f.status).header('x-request-id', call.requestId).send(anthropicErrorBody(f.status, f.message, same ? upstreamType : undefined));
+      return outcome;
+    }
     const error = {
       message: f.message,
-      type: (f.upstreamError?.type as string | undefined) ?? 'invalid_request_error',
+      type: upstreamType ?? 'invalid_request_error',
       param: (f.upstreamError?.param as string | undefined) ?? null,
       code: f.code,
     };
@@ -436,9 +489,12 @@ export class Relay {
       prompt_tokens: usage.promptTokens,
       completion_tokens: usage.completionTokens,
       cached_tokens: usage.cachedTokens,
+      cache_write_tokens: usage.cacheWriteTokens ?? 0,
+      reasoning_tokens: usage.reasoningTokens ?? 0,
       input_price: call.price.input,
       output_price: call.price.output,
       cached_input_price: call.price.cachedInput ?? call.price.input,
+      cache_write_price: call.price.cacheWrite ?? call.price.input,
       request_price: call.price.request,
       multiplier_ppm: call.multiplierPpm,
       cost_micros: upstreamCost,

@@ -5,6 +5,7 @@ import { AppError } from '../errors.js';
 import { parseJsonBody } from '../lib/json-body.js';
 import { presentedKey } from './key-cache.js';
 import { parseChat, parseCompletion, parseEmbeddings, type ParsedCall } from './inbound/openai.js';
+import { anthropicRoutes } from './anthropic.routes.js';
 
 /** OpenAPI description only: /v1 bodies are checked by the inbound parsers (OpenAI-shaped errors, unknown fields kept). */
 const noValidation = () => (data: unknown) => ({ value: data });
@@ -64,13 +65,19 @@ export async function gatewayRoutes(app: FastifyInstance, ctx: AppContext) {
     handler: relay(parseEmbeddings),
   });
 
+  await app.register((i) => anthropicRoutes(i, ctx));
+
   const modelObject = (id: string) => ({ id, object: 'model', created: 0, owned_by: 'tollgate' });
+  const anthropicModel = (id: string) => ({ type: 'model', id, display_name: id, created_at: '1970-01-01T00:00:00Z' });
 
   app.get('/models', {
-    schema: { summary: 'List the models this key may use', tags: ['gateway'], security: bearer },
+    schema: { summary: 'List the models this key may use (in Anthropic\'s shape when the request carries anthropic-version)', tags: ['gateway'], security: bearer },
     handler: async (req) => {
       const p = await ctx.keys.authenticate(presentedKey(req.headers));
       const models = ctx.catalog.modelsFor(p.group).filter((m) => !p.allowedModels || p.allowedModels(m));
+      if (req.headers['anthropic-version']) {
+        return { data: models.map(anthropicModel), has_more: false, first_id: models[0] ?? null, last_id: models.at(-1) ?? null };
+      }
       return { object: 'list', data: models.map(modelObject) };
     },
   });

@@ -1,9 +1,12 @@
 import { AppError } from '../../errors.js';
+import type { Wire } from '../formats/types.js';
 import type { Endpoint } from '../providers/types.js';
 import { estimateChatPromptTokens, estimateInputTokens } from '../tokenizer.js';
 
 /** What the gateway needs to know about a call before forwarding it. */
 export interface ParsedCall {
+  /** The caller's wire format: its answer, stream events and errors are spelled in it. */
+  format: Wire;
   endpoint: Endpoint;
   model: string;
   stream: boolean;
@@ -15,6 +18,8 @@ export interface ParsedCall {
   /** Number of choices requested (n); output is reserved for each. */
   choices: number;
   body: Record<string, unknown>;
+  /** Caller headers a provider of the same format passes on (anthropic-version, anthropic-beta). */
+  headers?: Record<string, string>;
 }
 
 const bad = (message: string, path?: string) => new AppError('bad_request', message, path ? { path } : {});
@@ -64,6 +69,7 @@ export function parseChat(body: unknown, defaultMaxOutput: number): ParsedCall {
   const n = positiveInt(b, 'n', 128) ?? 1;
   const stream = b.stream === true;
   return {
+    format: 'openai',
     endpoint: 'chat.completions',
     model: b.model as string,
     stream,
@@ -90,6 +96,7 @@ export function parseCompletion(body: unknown): ParsedCall {
   const prompts = Array.isArray(prompt) && !prompt.every((p) => typeof p === 'number') ? prompt.length : 1;
   const stream = b.stream === true;
   return {
+    format: 'openai',
     endpoint: 'completions',
     model: b.model as string,
     stream,
@@ -113,6 +120,7 @@ export function parseEmbeddings(body: unknown): ParsedCall {
     throw bad("'encoding_format' must be 'float' or 'base64'", 'encoding_format');
   }
   return {
+    format: 'openai',
     endpoint: 'embeddings',
     model: b.model as string,
     stream: false,

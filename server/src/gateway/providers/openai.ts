@@ -6,6 +6,7 @@ const PATHS: Record<Endpoint, string> = {
   'chat.completions': '/chat/completions',
   completions: '/completions',
   embeddings: '/embeddings',
+  messages: '/chat/completions',
 };
 
 interface OpenAIUsage {
@@ -15,6 +16,8 @@ interface OpenAIUsage {
   output_tokens?: number;
   prompt_tokens_details?: { cached_tokens?: number } | null;
   input_tokens_details?: { cached_tokens?: number } | null;
+  completion_tokens_details?: { reasoning_tokens?: number } | null;
+  output_tokens_details?: { reasoning_tokens?: number } | null;
 }
 
 function toUsage(u: OpenAIUsage | null | undefined): TokenUsage | null {
@@ -25,6 +28,8 @@ function toUsage(u: OpenAIUsage | null | undefined): TokenUsage | null {
     promptTokens: prompt,
     completionTokens: u.completion_tokens ?? u.output_tokens ?? 0,
     cachedTokens: u.prompt_tokens_details?.cached_tokens ?? u.input_tokens_details?.cached_tokens ?? 0,
+    // Already part of completion_tokens (billed as output); kept to show.
+    reasoningTokens: u.completion_tokens_details?.reasoning_tokens ?? u.output_tokens_details?.reasoning_tokens ?? 0,
   };
 }
 
@@ -60,6 +65,8 @@ function parseError(text: string): { message: string; code: string | null; type:
 
 export const openaiProvider: Provider = {
   type: 'openai',
+  wire: 'openai',
+  supports: () => true,
 
   build(channel: Channel, endpoint: Endpoint, body: Record<string, unknown>): UpstreamRequest {
     return {

@@ -1,8 +1,12 @@
 import type { TokenUsage } from '../../billing/pricing.js';
 import type { Channel } from '../catalog.js';
+import type { Wire } from '../formats/types.js';
 
-/** The operations a caller can ask for; each inbound format maps onto one. */
-export type Endpoint = 'chat.completions' | 'completions' | 'embeddings';
+/**
+ * The operations a caller can ask for; each inbound format maps onto one. `messages` is a chat in
+ * Anthropic's spelling: the same operation as `chat.completions`, recorded under its own name.
+ */
+export type Endpoint = 'chat.completions' | 'completions' | 'embeddings' | 'messages';
 
 export interface UpstreamRequest {
   path: string;
@@ -34,7 +38,12 @@ export interface Failure {
  */
 export interface Provider {
   type: string;
-  build(channel: Channel, endpoint: Endpoint, body: Record<string, unknown>): UpstreamRequest;
+  /** The wire format the upstream speaks for chat; a caller in another format is converted. */
+  wire: Wire;
+  /** Operations the upstream serves (in its own format); a channel that serves none of the call's is skipped. */
+  supports(endpoint: Endpoint): boolean;
+  /** `headers`: the caller's request headers, for those a provider passes on (anthropic-version, anthropic-beta). */
+  build(channel: Channel, endpoint: Endpoint, body: Record<string, unknown>, headers?: Record<string, string>): UpstreamRequest;
   /** Usage from a complete (non-streamed) response body. */
   usageFromJson(endpoint: Endpoint, json: unknown): TokenUsage | null;
   /** Completion text of a complete response, for counting when usage is missing. */
