@@ -150,7 +150,7 @@ describe('Anthropic SDK → Anthropic upstream (relayed as sent)', () => {
     const stream = claude.messages.stream({ model: 'claude-house-1', max_tokens: 64, messages: [{ role: 'user', content: 'Break [[fake:errorAfter=3]]' }] });
     await expect(stream.finalMessage()).rejects.toThrow(/Overloaded/);
     const { response } = await stream.withResponse();
-    const { usage } = await chargeOf(db(), response.headers.get('x-request-id')!);
+    const usage = await until(async () => (await chargeOf(db(), response.headers.get('x-request-id')!)).usage);
     expect(usage).toMatchObject({ error_code: 'upstream_error' });
     expect(await pendingHolds(db())).toBe(0);
   });

@@ -411,7 +411,7 @@ export class Relay {
     if (!raw.destroyed) {
       // A converted stream's closing events carry the usage billed.
       if (!errorCode && outcome.usage) raw.write(pipe.finish(outcome.usage));
-      else if (errorCode && errorCode !== 'client_closed' && pipe.upstreamError === null) raw.write(pipe.errorEvent(errorCode, errorMessage ?? 'stream failed'));
+      else if (errorCode && errorCode !== 'client_closed') raw.write(pipe.errorEvent(errorCode, errorMessage ?? 'stream failed'));
       raw.end();
     }
     return outcome;

@@ -37,6 +37,7 @@ const anthropicError = (message: string, type = 'api_error') => sseEvent('error'
 /** Anthropic upstream, Anthropic caller: events relayed as they come; usage and the end watched. */
 export class AnthropicPassthrough implements StreamPipe {
   readonly #split = new SseSplitter();
+  #errorRaw: string | null = null;
   readonly #usage: AnthropicUsage = {};
   #sawUsage = false;
   /** The delivered completion, counted as it goes (bounded memory, exact count). */
@@ -58,7 +59,7 @@ export class AnthropicPassthrough implements StreamPipe {
   #relay(events: SseEvent[]): string {
     let out = '';
     for (const ev of events) {
-      if (this.malformed) break;
+      if (this.malformed || this.upstreamError !== null) break;
       if (ev.data === null) {
         out += ev.raw + '\n\n';
         continue;
@@ -79,7 +80,10 @@ export class AnthropicPassthrough implements StreamPipe {
           mergeUsage(this.#usage, j.usage);
           this.#sawUsage = true;
         } else if (type === 'error') {
+          // Held back: the relay settles first, then sends it (a client's SDK raises at this event).
           this.upstreamError = isObj(j.error) && typeof j.error.message === 'string' ? j.error.message : 'upstream error';
+          this.#errorRaw = ev.raw + '\n\n';
+          break;
         } else if (type === 'message_stop') this.complete = true;
       } else if (name === 'message_stop') {
         this.complete = true;
@@ -110,7 +114,7 @@ export class AnthropicPassthrough implements StreamPipe {
   }
 
   errorEvent(_code: string, message: string): string {
-    return anthropicError(message);
+    return this.#errorRaw ?? anthropicError(message);
   }
 }
 
@@ -158,7 +162,7 @@ export class AnthropicToChatStream implements StreamPipe {
   #convert(events: SseEvent[]): string {
     let out = '';
     for (const ev of events) {
-      if (this.malformed || this.complete) break;
+      if (this.malformed || this.complete || this.upstreamError !== null) break;
       if (ev.data === null || ev.event === 'ping') continue;
       const j = jsonObject(ev.data);
       if (!j) {
@@ -215,7 +219,6 @@ export class AnthropicToChatStream implements StreamPipe {
         case 'error': {
           const e = isObj(j.error) ? j.error : {};
           this.upstreamError = typeof e.message === 'string' ? e.message : 'upstream error';
-          out += sseData({ error: { message: this.upstreamError, type: typeof e.type === 'string' ? e.type : 'upstream_error', param: null, code: 'upstream_error' } });
           break;
         }
       }
@@ -251,7 +254,7 @@ export class AnthropicToChatStream implements StreamPipe {
   }
 
   errorEvent(code: string, message: string): string {
-    return sseData({ error: { message, type: 'upstream_error', param: null, code } });
+    return sseData({ error: { message: this.upstreamError ?? message, type: 'upstream_error', param: null, code } });
   }
 }
 
@@ -330,7 +333,7 @@ export class ChatToAnthropicStream implements StreamPipe {
   #convert(events: SseEvent[]): string {
     let out = '';
     for (const ev of events) {
-      if (this.malformed || this.complete) break;
+      if (this.malformed || this.complete || this.upstreamError !== null) break;
       if (ev.data === null) continue;
       if (ev.data.trim() === '[DONE]') {
         this.complete = true;
@@ -343,8 +346,8 @@ export class ChatToAnthropicStream implements StreamPipe {
       }
       if (isObj(j.error)) {
         this.upstreamError = typeof j.error.message === 'string' ? j.error.message : 'upstream error';
-        out += this.#start() + anthropicError(this.upstreamError);
-        continue;
+        out += this.#start();
+        break;
       }
       if (!this.#started && typeof j.id === 'string' && j.id) this.#id = `msg_${j.id.replace(/^chatcmpl-/, '')}`;
       out += this.#start();
@@ -409,6 +412,6 @@ export class ChatToAnthropicStream implements StreamPipe {
   }
 
   errorEvent(_code: string, message: string): string {
-    return anthropicError(message);
+    return anthropicError(this.upstreamError ?? message);
   }
 }
