@@ -162,16 +162,32 @@ async function main() {
     }
   }
 
-  const samples: { at: number; calls: number; rss: number }[] = [];
+  const samples: { at: number; calls: number; rss: number; heap: number }[] = [];
+  /** The server's own heap figure (prom-client default metrics): tells a leak from a lazy GC. */
+  const heapMb = async () => {
+    try {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      const m = /^tollgate_nodejs_heap_size_used_bytes (\S+)/m.exec(text);
+      return m ? Number(m[1]) / 2 ** 20 : NaN;
+    } catch {
+      return NaN;
+    }
+  };
   const started = Date.now();
   let done = 0;
   let next = 0;
-  const sample = () => samples.push({ at: (Date.now() - started) / 1000, calls: done, rss: rssMb(pid) });
-  sample();
+  const sample = async () => {
+    const at = (Date.now() - started) / 1000;
+    const calls = done;
+    const rss = rssMb(pid);
+    samples.push({ at, calls, rss, heap: await heapMb() });
+  };
+  await sample();
   const timer = setInterval(() => {
-    sample();
-    const s = samples.at(-1)!;
-    process.stdout.write(`  ${fmt(s.at)} s  ${fmt(s.calls)} calls  RSS ${fmt(s.rss, 1)} MB\n`);
+    void sample().then(() => {
+      const s = samples.at(-1)!;
+      process.stdout.write(`  ${fmt(s.at)} s  ${fmt(s.calls)} calls  RSS ${fmt(s.rss, 1)} MB  heap used ${fmt(s.heap, 1)} MB\n`);
+    });
   }, SAMPLE_MS);
   console.log(`Soak: ${fmt(CALLS)} calls, ${CONCURRENCY} at a time, against ${base} (SQLite, pid ${pid}); RSS every ${SAMPLE_MS / 1000} s`);
   await Promise.all(
@@ -184,7 +200,7 @@ async function main() {
     }),
   );
   clearInterval(timer);
-  sample();
+  await sample();
   const seconds = (Date.now() - started) / 1000;
   await agent.close();
 
@@ -198,10 +214,11 @@ async function main() {
 
   console.log(`\n${fmt(done)} calls in ${fmt(seconds)} s (${fmt(done / seconds)} calls/s). Answers:`);
   for (const [label, n] of [...statuses].sort((a, b) => b[1] - a[1])) console.log(`  ${label.padEnd(24)} ${fmt(n)}`);
-  console.log('\nServer RSS (MB) by calls done:');
+  console.log('\nServer memory (MB) by calls done:       RSS   heap used');
   const step = Math.max(1, Math.ceil(samples.length / 20));
-  for (let i = 0; i < samples.length; i += step) console.log(`  ${fmt(samples[i]!.calls).padStart(11)}  ${fmt(samples[i]!.rss, 1)}`);
-  if ((samples.length - 1) % step !== 0) console.log(`  ${fmt(samples.at(-1)!.calls).padStart(11)}  ${fmt(final, 1)}`);
+  const row = (s: (typeof samples)[number]) => console.log(`  ${fmt(s.calls).padStart(11)}  ${fmt(s.rss, 1).padStart(26)}  ${fmt(s.heap, 1).padStart(9)}`);
+  for (let i = 0; i < samples.length; i += step) row(samples[i]!);
+  if ((samples.length - 1) % step !== 0) row(samples.at(-1)!);
   console.log(
     `\nRSS: start ${fmt(samples[0]!.rss, 1)} MB, after warm-up (${fmt(warm.calls)} calls) ${fmt(warm.rss, 1)} MB, max ${fmt(max, 1)} MB, ` +
       `final ${fmt(final, 1)} MB; growth after warm-up ${fmt(growth, 1)} MB (goal ≤ ${GROWTH_LIMIT_MB}), max ≤ ${RSS_LIMIT_MB}`,
