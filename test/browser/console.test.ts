@@ -332,7 +332,9 @@ describe('web console', () => {
     await page.getByTestId('usage-totals').getByText('1', { exact: true }).first().waitFor();
     await shot(user, 'console-usage');
     const csv = await download(page, 'usage-export');
-    expect(csv.split('\n')[0]).toContain('request_id');
+    // The export speaks the viewer's language and clock: Chinese headers, Beijing times with their offset.
+    expect(csv.split('\n')[0]).toContain('请求 ID');
+    expect(csv.split('\n')[1]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+08:00,/);
     expect(csv).toContain(requestId);
     expect(csv).toContain('gpt-4o-mini');
     expect(csv).not.toContain('upstream_cost');

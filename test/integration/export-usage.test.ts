@@ -1,7 +1,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Counter } from 'prom-client';
-import { ADMIN_USAGE_COLUMNS, usageCsvStream } from '../../server/src/ops/export.js';
+import { ADMIN_USAGE_COLUMNS, exportFilename, isoTimeIn, usageCsvStream } from '../../server/src/ops/export.js';
 import { ApiClient } from '../support/api.js';
 import { addChannel, addUserWithKey } from '../support/seed.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -196,6 +196,64 @@ describe('GET /api/admin/usage/export.csv', () => {
     const r = await admin.get(`/api/admin/usage?user_id=${alice.user.id}`);
     expect(r.body).toMatchObject({ total: 3, total_exact: true, page: 1, page_size: 20 });
     expect(r.body.items.map((x: { request_id: string }) => x.request_id)).toEqual(['req_a2', 'req_a1', 'req_a0']);
+  });
+});
+
+describe('export in the viewer\'s time zone and language (tz, lang)', () => {
+  it('writes times with the zone\'s offset, Chinese headers for lang=zh-CN, the same machine-readable values', async () => {
+    const before = exportFilename('usage', new Date(), 'Asia/Shanghai');
+    const r = await admin.get('/api/admin/usage/export.csv?tz=Asia%2FShanghai&lang=zh-CN');
+    const after = exportFilename('usage', new Date(), 'Asia/Shanghai');
+    expect(r.status).toBe(200);
+    // The file is named after the viewer's wall clock, not UTC.
+    const name = /filename="(.+)"/.exec(r.headers.get('content-disposition') ?? '')![1];
+    expect([before, after]).toContain(name);
+    const body = r.body as string;
+    const header = body.split('\r\n')[0]!.split(',');
+    expect(header.slice(0, 5)).toEqual(['时间', '请求 ID', '用户邮箱', '密钥名称', '模型']);
+    expect(header).toContain('扣费 (USD)');
+    expect(header).toContain('毛利 (USD)');
+    expect(header).toHaveLength(ADMIN_HEADER.split(',').length);
+    const [, ...rows] = body.replace(/^\uFEFF/, '').split('\r\n');
+    // req_a1, seeded at 2026-05-01T00:00:01Z: 08:00:01 in Beijing, the instant unchanged.
+    const a1 = rows.find((l) => l.includes('req_a1'))!;
+    expect(a1.startsWith('2026-05-01T08:00:01.000+08:00,req_a1,alice@example.com,')).toBe(true);
+    expect(Date.parse('2026-05-01T08:00:01.000+08:00')).toBe(BASE + 1000);
+    // Amounts, statuses and ids are as in English: a spreadsheet reads the same numbers.
+    expect(a1).toContain(',1.234567,1,0.234567,200,');
+  });
+
+  it('uses the zone\'s offset at each record\'s time (summer time), and UTC with "Z" without tz', async () => {
+    const ny = await admin.get(`/api/admin/usage/export.csv?tz=America/New_York&request_id=req_a1`);
+    expect(csvRecords(ny.body as string)[0]!.time).toBe('2026-04-30T20:00:01.000-04:00');
+    const utc = await admin.get('/api/admin/usage/export.csv?request_id=req_a1&lang=en-US');
+    expect(csvRecords(utc.body as string)[0]!.time).toBe('2026-05-01T00:00:01.000Z');
+    const winter = isoTimeIn('America/New_York');
+    expect(winter(Date.parse('2026-01-15T12:00:00Z'))).toBe('2026-01-15T07:00:00.000-05:00');
+    expect(isoTimeIn('Asia/Kolkata')(Date.parse('2026-01-15T12:00:00Z'))).toBe('2026-01-15T17:30:00.000+05:30');
+    expect(isoTimeIn('Europe/London')(Date.parse('2026-01-15T12:00:00Z'))).toBe('2026-01-15T12:00:00.000+00:00');
+    // Across the spring change (2026-03-08 07:00Z in New York): 01:59 EST, then 03:00 EDT.
+    expect(winter(Date.parse('2026-03-08T06:59:00Z'))).toBe('2026-03-08T01:59:00.000-05:00');
+    expect(winter(Date.parse('2026-03-08T07:00:00Z'))).toBe('2026-03-08T03:00:00.000-04:00');
+  });
+
+  it('the portal export takes the same parameters', async () => {
+    const api = await signInAs(new ApiClient(srv.url), 'alice@example.com', 'password-123');
+    const r = await api.get('/api/console/usage/export.csv?tz=Asia%2FShanghai&lang=zh-CN');
+    expect(r.status).toBe(200);
+    const body = (r.body as string).replace(/^\uFEFF/, '');
+    expect(body.split('\r\n')[0]!.split(',')).not.toContain('用户邮箱');
+    expect(body.split('\r\n')[0]!.startsWith('时间,请求 ID,密钥名称,模型,')).toBe(true);
+    expect(body).toContain('2026-05-01T08:00:01.000+08:00,req_a1,');
+  });
+
+  it('refuses an unknown zone or language with a typed 400', async () => {
+    const tz = await admin.get('/api/admin/usage/export.csv?tz=Mars%2FOlympus');
+    expect(tz.status).toBe(400);
+    expect(tz.body.error).toMatchObject({ code: 'validation_failed', path: 'tz' });
+    const lang = await admin.get('/api/admin/usage/export.csv?lang=fr-FR');
+    expect(lang.status).toBe(400);
+    expect(lang.body.error).toMatchObject({ code: 'validation_failed', path: 'lang' });
   });
 });
 

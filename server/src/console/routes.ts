@@ -8,7 +8,7 @@ import { IdParam, PageQuery, pageOf } from '../http/pagination.js';
 import { actorOf, requireUser } from '../http/session.js';
 import { audit } from '../ops/audit.js';
 import { TzOffsetParam } from '../ops/buckets.js';
-import { CONSOLE_USAGE_COLUMNS, CSV_DESCRIPTION, exportRowsCounter, sendCsv, usageCsvStream } from '../ops/export.js';
+import { CONSOLE_USAGE_COLUMNS, CSV_DESCRIPTION, CsvFormatQuery, exportRowsCounter, sendCsv, usageCsvStream } from '../ops/export.js';
 import { UsageTotalsSchema, UsageViewSchema } from '../ops/admin.routes.js';
 import { consoleUsageView, listUsage, OPERATOR_ONLY_FIELDS, UsageFilter, UsageListQuery, usageTotals } from '../ops/usage.js';
 import { modelOffers } from './models.js';
@@ -149,15 +149,17 @@ export async function consoleRoutes(app: FastifyInstance, ctx: AppContext) {
       tags: usageTags,
       summary: 'Export my calls as CSV (same filters as GET /usage), streamed',
       description: CSV_DESCRIPTION,
-      querystring: ConsoleUsageFilter,
+      querystring: ConsoleUsageFilter.extend(CsvFormatQuery.shape),
       produces: ['text/csv'],
       response: { 200: z.string().describe(CSV_DESCRIPTION) },
     },
     handler: async (req, reply) => {
-      const stream = usageCsvStream(ctx.db.kysely, { ...req.query, user_id: me(req) }, CONSOLE_USAGE_COLUMNS, {
+      const { tz, lang, ...filter } = req.query;
+      const stream = usageCsvStream(ctx.db.kysely, { ...filter, user_id: me(req) }, CONSOLE_USAGE_COLUMNS, {
+        format: { tz, lang },
         onPage: (n) => exported.inc({ scope: 'console' }, n),
       });
-      return sendCsv(reply, stream);
+      return sendCsv(reply, stream, 'usage', tz);
     },
   });
 

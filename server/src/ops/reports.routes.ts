@@ -5,7 +5,7 @@ import type { AppContext } from '../context.js';
 import { actorOf } from '../http/session.js';
 import { audit } from './audit.js';
 import { dashboard, DashboardQuery, PERIODS } from './dashboard.js';
-import { ADMIN_USAGE_COLUMNS, CSV_DESCRIPTION, exportRowsCounter, sendCsv, usageCsvStream } from './export.js';
+import { ADMIN_USAGE_COLUMNS, CSV_DESCRIPTION, CsvFormatQuery, exportRowsCounter, sendCsv, usageCsvStream } from './export.js';
 import { UsageFilter } from './usage.js';
 
 const Counts = {
@@ -48,14 +48,15 @@ export async function reportsAdminRoutes(app: FastifyInstance, ctx: AppContext) 
       tags: ['admin: usage'],
       summary: 'Export usage records as CSV (same filters as GET /usage), streamed',
       description: CSV_DESCRIPTION,
-      querystring: UsageFilter,
+      querystring: UsageFilter.extend(CsvFormatQuery.shape),
       produces: ['text/csv'],
       response: { 200: z.string().describe(CSV_DESCRIPTION) },
     },
     handler: async (req, reply) => {
-      const stream = usageCsvStream(ctx.db.kysely, req.query, ADMIN_USAGE_COLUMNS, { onPage: (n) => exported.inc({ scope: 'admin' }, n) });
-      await audit(ctx.db.kysely, actorOf(req), 'usage.export', { type: 'usage', id: null }, null, { filter: req.query, format: 'csv' });
-      return sendCsv(reply, stream);
+      const { tz, lang, ...filter } = req.query;
+      const stream = usageCsvStream(ctx.db.kysely, filter, ADMIN_USAGE_COLUMNS, { format: { tz, lang }, onPage: (n) => exported.inc({ scope: 'admin' }, n) });
+      await audit(ctx.db.kysely, actorOf(req), 'usage.export', { type: 'usage', id: null }, null, { filter, format: 'csv' });
+      return sendCsv(reply, stream, 'usage', tz);
     },
   });
 }

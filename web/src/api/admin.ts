@@ -5,7 +5,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { TableState } from '../components/useServerTable';
 import { tzOffsetMinutes } from '../lib/format';
-import { api, call, urlWithQuery } from './client';
+import { api, call, csvFormat, urlWithQuery } from './client';
 import type {
   AdminKeyPatch,
   AdminKeyQuery,
@@ -217,6 +217,6 @@ export function useUsageTotals(filters: UsageFilters) {
 }
 
 /** The CSV of the filtered set, streamed by the server straight to the browser's download. */
-export function usageExportUrl(filters: UsageFilters): string {
-  return urlWithQuery('/api/admin/usage/export.csv', filters as Record<string, string | number | undefined>);
+export function usageExportUrl(filters: UsageFilters, lang: string): string {
+  return urlWithQuery('/api/admin/usage/export.csv', { ...(filters as Record<string, string | number | undefined>), ...csvFormat(lang) });
 }

@@ -105,3 +105,9 @@ export function urlWithQuery(path: string, query: Record<string, string | number
   const s = qs.toString();
   return s ? `${path}?${s}` : path;
 }
+
+/** A CSV export in the viewer's time zone and language: times with their offset, headers they can read. */
+export function csvFormat(language: string): { tz?: string; lang: 'zh-CN' | 'en-US' } {
+  const tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  return { tz: tz || undefined, lang: language.startsWith('zh') ? 'zh-CN' : 'en-US' };
+}

@@ -5,7 +5,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import type { TableState } from '../components/useServerTable';
 import { tzOffsetMinutes } from '../lib/format';
-import { api, call, urlWithQuery } from './client';
+import { api, call, csvFormat, urlWithQuery } from './client';
 import type { ConsoleKeyCreate, ConsoleKeyPatch, ConsoleUsageQuery } from './types';
 
 export const consoleKeys = {
@@ -86,6 +86,6 @@ export function useConsoleUsageTotals(filters: ConsoleUsageFilters) {
   });
 }
 
-export function consoleUsageExportUrl(filters: ConsoleUsageFilters): string {
-  return urlWithQuery('/api/console/usage/export.csv', filters as Record<string, string | number | undefined>);
+export function consoleUsageExportUrl(filters: ConsoleUsageFilters, lang: string): string {
+  return urlWithQuery('/api/console/usage/export.csv', { ...(filters as Record<string, string | number | undefined>), ...csvFormat(lang) });
 }

@@ -1147,11 +1147,15 @@ export interface paths {
                     channel_id?: number;
                     from?: number | string;
                     key_id?: number;
+                    /** @description language of the header line; values are the same in every language */
+                    lang?: "en-US" | "zh-CN";
                     model?: string;
                     request_id?: string;
                     status?: string;
                     stream?: "true" | "false";
                     to?: number | string;
+                    /** @description IANA time zone for the time column and the file name (default UTC) */
+                    tz?: string;
                     user_id?: number;
                 };
                 header?: never;
@@ -2118,11 +2122,15 @@ export interface paths {
                 query?: {
                     from?: number | string;
                     key_id?: number;
+                    /** @description language of the header line; values are the same in every language */
+                    lang?: "en-US" | "zh-CN";
                     model?: string;
                     request_id?: string;
                     status?: string;
                     stream?: "true" | "false";
                     to?: number | string;
+                    /** @description IANA time zone for the time column and the file name (default UTC) */
+                    tz?: string;
                 };
                 header?: never;
                 path?: never;

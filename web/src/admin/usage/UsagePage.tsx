@@ -174,7 +174,7 @@ export default function UsagePage() {
         tableExtraRender={() => <UsageTotalsBar query={totals} />}
         expandable={{ expandedRowRender: (r) => <RecordDetail r={r} /> }}
         toolBarRender={() => [
-          <Button key="csv" icon={<DownloadOutlined />} href={usageExportUrl(table.state.filters)} download data-testid="usage-export">
+          <Button key="csv" icon={<DownloadOutlined />} href={usageExportUrl(table.state.filters, i18n.language)} download data-testid="usage-export">
             {t('usage.export_csv')}
           </Button>,
         ]}

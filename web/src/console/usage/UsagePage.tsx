@@ -134,7 +134,7 @@ export default function UsagePage() {
           ),
         }}
         toolBarRender={() => [
-          <Button key="csv" icon={<DownloadOutlined />} href={consoleUsageExportUrl(table.state.filters)} download data-testid="usage-export">
+          <Button key="csv" icon={<DownloadOutlined />} href={consoleUsageExportUrl(table.state.filters, i18n.language)} download data-testid="usage-export">
             {t('usage.export_csv')}
           </Button>,
         ]}
