@@ -28,6 +28,8 @@ export const PriceInput = z.object({
   output: Usd,
   /** USD per 1M cached input tokens; omit or null for "same as input" */
   cached_input: Usd.nullable().optional(),
+  /** USD per 1M prompt tokens written to the upstream's prompt cache (Anthropic's cache writes); omit or null for "same as input" */
+  cache_write: Usd.nullable().optional(),
   /** USD per call, on top of tokens */
   per_request: Usd.optional(),
 });
@@ -40,11 +42,13 @@ export interface PriceView {
   input_micros_per_1m: number;
   output_micros_per_1m: number;
   cached_input_micros_per_1m: number | null;
+  cache_write_micros_per_1m: number | null;
   request_micros: number;
   /** The same prices as decimal USD strings, for people. */
   input_usd_per_1m: string;
   output_usd_per_1m: string;
   cached_input_usd_per_1m: string | null;
+  cache_write_usd_per_1m: string | null;
   input_usd_per_1k: string;
   output_usd_per_1k: string;
   per_request_usd: string;
@@ -65,10 +69,12 @@ export function priceView(p: ModelPrice): PriceView {
     input_micros_per_1m: p.input_price,
     output_micros_per_1m: p.output_price,
     cached_input_micros_per_1m: p.cached_input_price,
+    cache_write_micros_per_1m: p.cache_write_price,
     request_micros: p.request_price,
     input_usd_per_1m: formatMicros(p.input_price),
     output_usd_per_1m: formatMicros(p.output_price),
     cached_input_usd_per_1m: p.cached_input_price === null ? null : formatMicros(p.cached_input_price),
+    cache_write_usd_per_1m: p.cache_write_price === null ? null : formatMicros(p.cache_write_price),
     input_usd_per_1k: per1k(p.input_price),
     output_usd_per_1k: per1k(p.output_price),
     per_request_usd: formatMicros(p.request_price),
@@ -93,6 +99,7 @@ export async function setPrice(db: Db, feed: ChangeFeed, model: string, input: P
       input_price: v.input,
       output_price: v.output,
       cached_input_price: v.cached_input ?? null,
+      cache_write_price: v.cache_write ?? null,
       request_price: v.per_request ?? 0,
       updated_at: now,
     };

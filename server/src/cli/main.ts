@@ -10,6 +10,7 @@ import { createKey, keyView, listKeys, resolveKey, revokeKey } from '../accounts
 import { adjustCash } from '../billing/wallets.js';
 import { listPrices, setPrice } from '../billing/prices.js';
 import { startServer } from '../main.js';
+import { CHANNEL_TYPES, DEFAULT_BASE_URLS, PLANNED_TYPES, PRESETS } from '../gateway/providers/index.js';
 
 /**
  * `tollgate` — the server and the first-set-up / automation commands. Every command works on the
@@ -96,9 +97,11 @@ program
 const channel = program.command('channel').description('Upstream channels');
 channel
   .command('add')
-  .description('Add an OpenAI-compatible upstream channel')
+  .description('Add an upstream channel (OpenAI-compatible by default)')
   .requiredOption('--name <name>', 'a name for people')
-  .requiredOption('--base-url <url>', 'e.g. https://api.openai.com/v1')
+  .option('--type <type>', `openai | anthropic | a preset (${Object.keys(PRESETS).join(', ')})`, 'openai')
+  .option('--base-url <url>', "the upstream's API root (default for the type: openai https://api.openai.com/v1, anthropic https://api.anthropic.com, each preset its vendor's)")
+  .option('--no-stream-usage', 'do not ask the upstream for usage in streams (for a strict upstream that rejects stream_options)')
   .requiredOption('--key <key>', 'the upstream API key (stored encrypted)')
   .requiredOption('--models <list>', 'comma-separated model names or * patterns')
   .option('--priority <n>', 'larger is tried first', '0')
@@ -108,7 +111,14 @@ channel
   .option('--test-model <model>', 'model for health checks')
   .option('--cost-ratio <ratio>', 'what we pay upstream as a fraction of list price', '1')
   .option('--json', 'print JSON')
-  .action(async (o: { name: string; baseUrl: string; key: string; models: string; priority: string; weight: string; group: string; mapping?: string; testModel?: string; costRatio: string; json: boolean }) => {
+  .action(async (o: { name: string; type: string; baseUrl?: string; streamUsage: boolean; key: string; models: string; priority: string; weight: string; group: string; mapping?: string; testModel?: string; costRatio: string; json: boolean }) => {
+    if (PLANNED_TYPES.includes(o.type)) {
+      throw new AppError('validation_failed', `--type ${o.type} is not supported yet; supported: ${CHANNEL_TYPES.join(', ')}`, { path: 'type' });
+    }
+    if (!CHANNEL_TYPES.includes(o.type)) {
+      throw new AppError('validation_failed', `unknown --type "${o.type}"; supported: ${CHANNEL_TYPES.join(', ')}`, { path: 'type' });
+    }
+    const baseUrl = o.baseUrl ?? DEFAULT_BASE_URLS[o.type]!;
     await withContext(async (ctx) => {
       const mapping = o.mapping
         ? Object.fromEntries(
@@ -122,7 +132,9 @@ channel
       const view = await ctx.health.create(
         {
           name: o.name,
-          base_url: o.baseUrl,
+          type: o.type,
+          base_url: baseUrl,
+          ...(o.streamUsage === false ? { stream_usage: false } : {}),
           key: o.key,
           models: list(o.models)!,
           priority: intOpt(o.priority, 'priority'),
@@ -134,7 +146,7 @@ channel
         },
         CLI_ACTOR,
       );
-      emit(o, `channel #${view.id} "${view.name}" added: ${view.models.join(', ')} via ${view.base_url}`, view);
+      emit(o, `channel #${view.id} "${view.name}" (${view.type}) added: ${view.models.join(', ')} via ${view.base_url}`, view);
     });
   });
 channel
@@ -168,16 +180,22 @@ price
   .requiredOption('--model <model>', 'the public model name')
   .requiredOption('--input <usd>', 'USD per 1M prompt tokens')
   .requiredOption('--output <usd>', 'USD per 1M completion tokens')
-  .option('--cached <usd>', 'USD per 1M cached prompt tokens (default: same as input)')
+  .option('--cached <usd>', 'USD per 1M prompt tokens read from the upstream\'s cache (default: same as input)')
+  .option('--cache-write <usd>', 'USD per 1M prompt tokens written to the upstream\'s cache, e.g. Anthropic\'s 1.25× input (default: same as input)')
   .option('--per-request <usd>', 'USD per call, on top of tokens')
   .option('--json', 'print JSON')
-  .action(async (o: { model: string; input: string; output: string; cached?: string; perRequest?: string; json: boolean }) => {
+  .action(async (o: { model: string; input: string; output: string; cached?: string; cacheWrite?: string; perRequest?: string; json: boolean }) => {
     await withContext(async (ctx) => {
       const view = await setPrice(
         ctx.db,
         ctx.feed,
         o.model,
-        { input: o.input, output: o.output, ...(o.cached !== undefined ? { cached_input: o.cached } : {}), ...(o.perRequest !== undefined ? { per_request: o.perRequest } : {}) },
+        {
+          input: o.input,
+          output: o.output,
+          ...(o.cached !== undefined ? { cached_input: o.cached } : {}),
+          ...(o.cacheWrite !== undefined ? { cache_write: o.cacheWrite } : {}),
+          ...(o.perRequest !== undefined ? { per_request: o.perRequest } : {}) },
         CLI_ACTOR,
       );
       emit(o, `${view.model}: $${view.input_usd_per_1m} in / $${view.output_usd_per_1m} out per 1M tokens${view.request_micros ? `, $${view.per_request_usd} per call` : ''}`, view);
