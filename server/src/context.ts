@@ -52,7 +52,10 @@ export interface ContextOptions {
 
 export async function createContext(config: Config, opts: ContextOptions = {}): Promise<AppContext> {
   const log = opts.log ?? createLogger(config.logLevel);
-  const db = openDatabase(config.databaseUrl, { poolSize: config.dbPoolSize });
+  const db = openDatabase(config.databaseUrl, {
+    poolSize: config.dbPoolSize,
+    onConnectionError: (err) => log.warn({ err: err.message }, 'database connection lost; it is replaced on the next query'),
+  });
   let redis: RedisLink | null = null;
   try {
     await migrateToLatest(db);
@@ -69,7 +72,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const cooldowns = new Cooldowns(redis, log);
   const pools = new UpstreamPools(config.gateway);
   const metrics = createMetrics(db);
-  const money = createMoneyStore(db, commitObserver(metrics));
+  const money = createMoneyStore(db, commitObserver(metrics), log);
   const health = new ChannelHealth(db, box, feed, pools, log);
   const touches = new KeyTouches(db);
   const relay = new Relay({ config, catalog, keys, limiter, cooldowns, pools, money, health, touches, metrics, log });

@@ -39,6 +39,7 @@ export const ERROR_STATUS = {
   no_channel: 503,
   upstream_timeout: 504,
   shutting_down: 503,
+  database_unavailable: 503,
   internal: 500,
 } as const;
 

@@ -5,6 +5,8 @@ import type { NewUsageRecord, Wallet } from '../db/schema.js';
 import type { CommitObserver } from '../ops/metrics.js';
 import { GroupCommit, type Outcome } from './group-commit.js';
 import { repayArrearsFromCash } from './wallets.js';
+import type { Logger } from '../log.js';
+import { DurableMoneyStore } from './durable.js';
 import {
   planReleases,
   planSettlements,
@@ -45,6 +47,8 @@ export interface MoneyStore {
   hold(h: HoldInput, now?: number): Promise<HoldOutcome>;
   settle(s: SettleInput): Promise<SettleOutcome>;
   release(r: ReleaseInput): Promise<boolean>;
+  /** Void the hold of a request if it is still pending (one whose placing seemed to fail). */
+  voidByRequestId(requestId: string, now?: number): Promise<boolean>;
   /** Expire every pending hold whose deadline has passed. Returns how many were expired. */
   expireOverdue(now?: number, limit?: number): Promise<number>;
   /** Pay a wallet's arrears from its own free cash (see wallets.ts); returns the amount repaid. */
@@ -53,11 +57,25 @@ export interface MoneyStore {
   idle(): Promise<void>;
 }
 
-export function createMoneyStore(db: Db, observer?: CommitObserver): MoneyStore {
-  return db.dialect === 'sqlite' ? new SqliteMoneyStore(db, observer) : new SqlMoneyStore(db, observer);
+export function createMoneyStore(db: Db, observer?: CommitObserver, log?: Logger): DurableMoneyStore {
+  return new DurableMoneyStore(db.dialect === 'sqlite' ? new SqliteMoneyStore(db, observer) : new SqlMoneyStore(db, observer), log);
 }
 
 type TimedHold = HoldInput & { now: number };
+
+/** Void a request's hold if it is pending, through the store's own release. */
+function voidWith(db: Db, release: (r: ReleaseInput) => Promise<boolean>) {
+  return async (requestId: string, now = Date.now()): Promise<boolean> => {
+    const h = await db.kysely
+      .selectFrom('holds')
+      .select(['id', 'wallet_id', 'key_id', 'amount_micros', 'key_quota'])
+      .where('request_id', '=', requestId)
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
+    if (!h) return false;
+    return release({ hold: { id: h.id, amount: h.amount_micros, keyQuota: h.key_quota === 1 }, walletId: h.wallet_id, keyId: h.key_id, status: 'voided', now });
+  };
+}
 
 /** The sweeper: expire every pending hold past its deadline, through the store's own release. */
 function expireWith(db: Db, release: (r: ReleaseInput) => Promise<boolean>) {
@@ -92,6 +110,7 @@ abstract class BatchedMoneyStore implements MoneyStore {
   readonly #releases: GroupCommit<ReleaseInput, boolean>;
 
   readonly #expire: (now?: number, limit?: number) => Promise<number>;
+  readonly #void: (requestId: string, now?: number) => Promise<boolean>;
 
   constructor(
     protected readonly db: Db,
@@ -106,6 +125,11 @@ abstract class BatchedMoneyStore implements MoneyStore {
     );
     this.#releases = new GroupCommit((items) => this.#flush('release', items, (b) => this.releaseBatch(b), false), 256, seen('release'));
     this.#expire = expireWith(db, (r) => this.release(r));
+    this.#void = voidWith(db, (r) => this.release(r));
+  }
+
+  voidByRequestId(requestId: string, now?: number): Promise<boolean> {
+    return this.#void(requestId, now);
   }
 
   hold(h: HoldInput, now = Date.now()): Promise<HoldOutcome> {
@@ -187,6 +211,7 @@ class SqliteMoneyStore implements MoneyStore {
   readonly #st;
   readonly #ops: GroupCommit<SqliteOp, unknown>;
   readonly #expire: (now?: number, limit?: number) => Promise<number>;
+  readonly #void: (requestId: string, now?: number) => Promise<boolean>;
 
   constructor(
     private readonly db: Db,
@@ -216,6 +241,11 @@ class SqliteMoneyStore implements MoneyStore {
       insertUsage: p(`insert into usage_records (${USAGE_COLUMNS.join(', ')}) values (${USAGE_COLUMNS.map((c) => '@' + c).join(', ')})`),
     };
     this.#expire = expireWith(db, (r) => this.release(r));
+    this.#void = voidWith(db, (r) => this.release(r));
+  }
+
+  voidByRequestId(requestId: string, now?: number): Promise<boolean> {
+    return this.#void(requestId, now);
   }
 
   hold(h: HoldInput, now = Date.now()): Promise<HoldOutcome> {

@@ -28,7 +28,13 @@ export interface Db {
 pg.types.setTypeParser(20, (v) => Number(v));
 pg.types.setTypeParser(1700, (v) => Number(v));
 
-export function openDatabase(url: string, opts: { poolSize?: number } = {}): Db {
+export interface OpenOptions {
+  poolSize?: number;
+  /** Told about connections lost outside a query (PostgreSQL, MySQL); they are replaced on demand. */
+  onConnectionError?: (err: Error) => void;
+}
+
+export function openDatabase(url: string, opts: OpenOptions = {}): Db {
   const poolSize = opts.poolSize ?? 20;
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
@@ -58,9 +64,13 @@ export function openDatabase(url: string, opts: { poolSize?: number } = {}): Db 
     };
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
-    const pool = new pg.Pool({ connectionString: url, max: poolSize, idleTimeoutMillis: 30_000 });
-    // An idle client losing its connection must not crash the process.
-    pool.on('error', () => {});
+    const pool = new pg.Pool({ connectionString: url, max: poolSize, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 5_000 });
+    // A connection lost (backend terminated, failover, proxy restart, network reset) makes pg emit
+    // `error` on the client — idle ones through the pool, checked-out ones on the client itself —
+    // and an unhandled `error` event ends the process. The query in flight fails on its own and
+    // the pool drops the broken client, so the event needs only to be heard.
+    pool.on('error', (err) => opts.onConnectionError?.(err));
+    pool.on('connect', (client) => client.on('error', (err) => opts.onConnectionError?.(err)));
     const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     const poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount });
     return { kysely, dialect: 'postgres', poolStats, close: () => kysely.destroy() };
@@ -74,7 +84,10 @@ export function openDatabase(url: string, opts: { poolSize?: number } = {}): Db 
       decimalNumbers: true,
       timezone: 'Z',
       charset: 'utf8mb4',
+      connectTimeout: 5_000,
     });
+    // Same for MySQL/MariaDB: a killed connection (PROTOCOL_CONNECTION_LOST) is dropped from the pool.
+    pool.on('connection', (conn) => conn.on('error', (err) => opts.onConnectionError?.(err)));
     const kysely = new Kysely<Database>({ dialect: new MysqlDialect({ pool }) });
     // mysql2 has no public counters; these arrays have been its pool's state for years.
     const p = pool as unknown as { _allConnections?: { length: number }; _freeConnections?: { length: number }; _connectionQueue?: { length: number } };
@@ -111,6 +124,26 @@ export function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: string; errno?: number } | null;
   if (!e) return false;
   return e.code === '23505' || e.errno === 1062 || e.code === 'ER_DUP_ENTRY' || e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH',
+  // PostgreSQL: admin_shutdown, crash_shutdown, cannot_connect_now, too many connections, class 08 (connection exception)
+  '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08004', '08006',
+  // mysql2 / MariaDB
+  'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_ENQUEUE_AFTER_FATAL_ERROR', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_CONNECTION_KILLED',
+  'ER_SERVER_SHUTDOWN', 'ER_CON_COUNT_ERROR', 'ER_TOO_MANY_USER_CONNECTIONS',
+]);
+const CONNECTION_MESSAGES = /Connection terminated|connection error and is not queryable|Client was closed|timeout exceeded when trying to connect|Can't add new command when connection is in closed state|Pool is closed/i;
+
+/** The database could not be reached or the connection was lost: nothing the caller did wrong. */
+export function isConnectionError(err: unknown): boolean {
+  for (let e = err as { code?: unknown; errno?: unknown; message?: unknown; cause?: unknown } | null | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'string' && CONNECTION_CODES.has(e.code)) return true;
+    if (e.errno === 1927 || e.errno === 1053) return true; // ER_CONNECTION_KILLED, ER_SERVER_SHUTDOWN
+    if (typeof e.message === 'string' && CONNECTION_MESSAGES.test(e.message)) return true;
+  }
+  return false;
 }
 
 /** Deadlocks and serialization failures: the transaction can simply run again. */

@@ -526,9 +526,10 @@ export class Relay {
         await this.d.money.release({ hold: call.hold, walletId: call.principal.walletId, keyId: call.principal.keyId, status: 'voided', usage: draft, now });
       }
     } catch (err) {
-      // The hold stays pending and the sweeper voids it at its deadline; nothing is lost or doubled.
+      // The money store keeps retrying the write until it lands (billing/durable.ts); the caller's
+      // answer does not wait for the database to come back.
       metrics.settlementFailures.inc({ op: o.billable ? 'settle' : 'release' });
-      this.d.log.error({ err, reqId: call.requestId }, 'settlement failed; the hold will expire');
+      this.d.log.error({ err, reqId: call.requestId }, 'settlement failed; retrying in the background');
     }
     const status = String(o.status);
     const stream = call.parsed.stream ? '1' : '0';

@@ -1,6 +1,7 @@
 import type { FastifyError } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AppError } from '../errors.js';
+import { isConnectionError } from '../db/index.js';
 
 /** Turn anything thrown while handling a request into the one application error type. */
 export function toAppError(err: unknown): AppError {
@@ -28,6 +29,12 @@ export function toAppError(err: unknown): AppError {
       return new AppError('unsupported_media_type', 'Send the body as application/json.');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new AppError('bad_request', 'The Content-Length header does not match the body.');
+  }
+  if (isConnectionError(err)) {
+    return new AppError('database_unavailable', 'The service cannot reach its database right now. Try again in a few seconds.', {
+      cause: err,
+      headers: { 'retry-after': '2' },
+    });
   }
   if (err instanceof SyntaxError) return new AppError('invalid_json', 'We could not parse the JSON body of your request.');
   if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {

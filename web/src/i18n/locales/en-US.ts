@@ -87,6 +87,7 @@ const enUS: Catalog = {
       no_channel: 'No channel serves this model right now.',
       upstream_timeout: 'The upstream provider timed out.',
       shutting_down: 'The server is restarting; try again in a moment.',
+      database_unavailable: 'The service cannot reach its database right now; try again in a few seconds.',
       internal: 'Something went wrong on the server. It has been logged; try again later.',
     },
   },

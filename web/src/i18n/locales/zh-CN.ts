@@ -88,6 +88,7 @@ const zhCN = {
       no_channel: '没有可用的渠道提供此模型。',
       upstream_timeout: '上游服务响应超时。',
       shutting_down: '服务正在重启，请稍后重试。',
+      database_unavailable: '服务暂时无法连接数据库，请几秒后重试。',
       internal: '服务器内部错误，已记录日志，请稍后重试。',
     },
   },
