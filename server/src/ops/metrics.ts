@@ -91,7 +91,7 @@ export function createMetrics(db?: Db) {
     }),
     settlementFailures: new Counter({
       name: 'tollgate_settlement_failures_total',
-      help: 'Settlements and releases that failed (the hold stays pending until the sweeper expires it)',
+      help: 'Settlements and releases that failed to write when the call ended (retried in the background until they land)',
       labelNames: ['op'] as const,
       registers,
     }),
