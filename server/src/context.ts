@@ -114,6 +114,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       feed.stop();
       await jobs.stop();
       await money.idle();
+      money.stop();
       await touches.flush().catch((err) => log.warn({ err }, 'could not flush key last-used times'));
       await pools.close();
       await redis?.close();

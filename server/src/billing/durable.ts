@@ -76,6 +76,10 @@ export class DurableMoneyStore implements MoneyStore {
     if (this.#retrying.size === 0) return;
     const deadline = new Promise<void>((r) => setTimeout(r, retryWaitMs).unref());
     await Promise.race([Promise.allSettled([...this.#retrying]), deadline]);
+  }
+
+  /** Shutdown: stop retrying (the database is about to close); what is left waits for the sweeper. */
+  stop(): void {
     this.#stopped = true;
     if (this.#retrying.size > 0) this.log?.error({ count: this.#retrying.size }, 'settlements still unwritten at shutdown; their holds expire at their deadline');
   }
@@ -84,7 +88,8 @@ export class DurableMoneyStore implements MoneyStore {
     this.retryCount++;
     const run = (async () => {
       for (let delay = FIRST_RETRY_MS, attempt = 1; !this.#stopped; delay = Math.min(delay * 2, MAX_RETRY_MS), attempt++) {
-        await new Promise((r) => setTimeout(r, delay));
+        await new Promise((r) => setTimeout(r, delay).unref());
+        if (this.#stopped) return;
         try {
           await write();
           this.log?.info({ attempt }, `${what}: written after retrying`);
