@@ -2,17 +2,19 @@ import { timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { sql } from 'kysely';
 import type { AppContext } from './context.js';
+import type { Config } from './config/index.js';
 import { newRequestId } from './lib/ids.js';
 import { jsonNestedDeeperThan, tooDeepError } from './lib/json-body.js';
 import { apiErrorBody, openaiErrorBody, toAppError } from './http/errors.js';
 import { requireStaff } from './http/session.js';
+import { CONSOLE_HTML_HEADERS, sameOriginGuard } from './http/origin.js';
 import { gatewayRoutes } from './gateway/routes.js';
 import { channelAdminRoutes } from './gateway/admin.routes.js';
 import { accountsAdminRoutes } from './accounts/admin.routes.js';
@@ -33,6 +35,16 @@ export const WEB_DIST = fileURLToPath(new URL('../../web/dist/', import.meta.url
 const VERSION = '0.1.0';
 
 /**
+ * Fastify 5 turns a hop count into "trust nothing" (it cannot check the peer's address), so a hop
+ * count is our own function: the last N addresses (the peer first) are proxies of ours. That holds
+ * only when every request reaches us through those proxies, which is what TRUST_PROXY=N declares.
+ */
+function trustProxyOption(tp: Config['trustProxy']): FastifyServerOptions['trustProxy'] {
+  if (typeof tp === 'number') return (_address: string, hop: number) => hop < tp;
+  return tp;
+}
+
+/**
  * One HTTP server: the gateway at /v1, the APIs at /api, the web console at /. A process started
  * with a role mounts only its part (gateway / api / worker) so the gateway can scale apart.
  */
@@ -44,7 +56,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
     genReqId: () => newRequestId(),
     requestIdHeader: false,
     bodyLimit: config.gateway.bodyLimitBytes,
-    trustProxy: config.trustProxy,
+    trustProxy: trustProxyOption(config.trustProxy),
     keepAliveTimeout: 65_000,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
@@ -133,9 +145,17 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
   if (serveGateway) await app.register((i) => gatewayRoutes(i, ctx), { prefix: '/v1' });
 
   if (serveApi) {
-    await app.register((i) => authRoutes(i, ctx), { prefix: '/api' });
+    const sameOrigin = sameOriginGuard(config);
+    await app.register(
+      (i) => {
+        i.addHook('onRequest', sameOrigin);
+        return authRoutes(i, ctx);
+      },
+      { prefix: '/api' },
+    );
     await app.register(
       async (admin) => {
+        admin.addHook('onRequest', sameOrigin);
         // onRequest: a caller without an operator session learns nothing (not even validation errors).
         admin.addHook('onRequest', requireStaff(ctx));
         await admin.register((i) => channelAdminRoutes(i, ctx));
@@ -146,7 +166,13 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
       },
       { prefix: '/api/admin' },
     );
-    await app.register((i) => consoleRoutes(i, ctx), { prefix: '/api/console' });
+    await app.register(
+      (i) => {
+        i.addHook('onRequest', sameOrigin);
+        return consoleRoutes(i, ctx);
+      },
+      { prefix: '/api/console' },
+    );
     app.addHook('onResponse', async (req, reply) => {
       if (req.url.startsWith('/api/') && !req.url.startsWith('/api/docs')) {
         // The route pattern (`/api/admin/users/:id`), never the URL: one series per route, not per id.
@@ -174,7 +200,8 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
         // browser kept asking for the previous build's chunks after an upgrade); the hashed files
         // under /assets never change and are cached for good.
         setHeaders: (reply, path) => {
-          if (path.endsWith('.html')) reply.header('cache-control', 'no-cache');
+          reply.header('x-content-type-options', 'nosniff');
+          if (path.endsWith('.html')) reply.headers({ ...CONSOLE_HTML_HEADERS, 'cache-control': 'no-cache' });
           else if (path.includes('/assets/')) reply.header('cache-control', 'public, max-age=31536000, immutable');
         },
       });
@@ -193,7 +220,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
     // Everything else belongs to the single-page app, which routes on the client.
     if (serveApi && req.method === 'GET' && existsSync(WEB_DIST + 'index.html')) {
       // Read on each miss (about a kilobyte): a rebuilt console is served without a restart.
-      return reply.header('cache-control', 'no-cache').type('text/html; charset=utf-8').send(await readFile(WEB_DIST + 'index.html'));
+      return reply.headers({ ...CONSOLE_HTML_HEADERS, 'cache-control': 'no-cache' }).type('text/html; charset=utf-8').send(await readFile(WEB_DIST + 'index.html'));
     }
     return reply.code(404).type('text/plain').send(serveApi ? 'The web console is not built: run `npm run build`.' : 'Not found');
   });

@@ -21,6 +21,7 @@ export const ERROR_STATUS = {
   model_not_allowed: 403,
   ip_not_allowed: 403,
   account_disabled: 403,
+  cross_site_request: 403,
   // money
   insufficient_funds: 402,
   key_quota_exceeded: 402,

@@ -26,6 +26,9 @@ export async function startServer(config: Config, opts: { log?: Logger; print?: 
     const port = typeof addr === 'object' && addr ? addr.port : config.port;
     const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host}:${port}`;
     ctx.log.info({ url, role: config.role, database: ctx.db.dialect, redis: Boolean(ctx.redis), secret: config.secretSource }, 'tollgate listening');
+    if (config.trustProxy === true) {
+      ctx.log.warn('TRUST_PROXY=true believes any caller\'s X-Forwarded-For: IP allow-lists and sign-in limits can be bypassed unless every request comes through your proxy; prefer a hop count (TRUST_PROXY=1) or the proxy addresses');
+    }
 
     let closing: Promise<void> | null = null;
     const close = (graceMs = 30_000) =>

@@ -23,12 +23,12 @@ export function createAuth(db: Db, config: Config, log: Logger) {
     secret: deriveKey(config.secret, 'better-auth').toString('base64'),
     baseURL: config.publicUrl ?? `http://localhost:${config.port}`,
     basePath: '/api/auth',
-    // With PUBLIC_URL, that origin only (better-auth trusts baseURL's). Without it the SPA is served
-    // by this same server, so the host the browser reached is ours: our route builds the request URL
-    // from the Host header, or from X-Forwarded-Host only when TRUST_PROXY trusts the proxy, and
-    // strips the forwarded headers before better-auth sees them.
+    // PUBLIC_URL's origin (better-auth trusts baseURL's), and the host the browser reached, since
+    // the SPA is served by this same server: our route builds the request URL from the Host
+    // header, or from X-Forwarded-Host only when TRUST_PROXY trusts the proxy, and strips the
+    // forwarded headers before better-auth sees them.
     trustedOrigins: (request?: Request) => {
-      if (config.publicUrl || !request) return [];
+      if (!request) return [];
       const host = new URL(request.url).host;
       return [`http://${host}`, `https://${host}`];
     },
@@ -64,6 +64,9 @@ export function createAuth(db: Db, config: Config, log: Logger) {
       database: { generateId: 'serial' },
       ipAddress: { ipAddressHeaders: [CLIENT_IP_HEADER] },
       cookiePrefix: 'tollgate',
+      // better-auth skips its origin and callbackURL checks when NODE_ENV=test; the tests must see
+      // the checks production runs.
+      disableOriginCheck: false,
       useSecureCookies: config.publicUrl?.startsWith('https://') ?? false,
     },
     rateLimit: { enabled: true, window: 60, max: 100, storage: 'memory' },

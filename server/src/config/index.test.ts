@@ -62,3 +62,19 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ TOLLGATE_CONFIG: file } as NodeJS.ProcessEnv)).toThrow(/cannot read config file/);
   });
 });
+
+describe('TRUST_PROXY', () => {
+  const env = (v: string) => ({ DATABASE_URL: 'postgres://x/y', TOLLGATE_SECRET: 'x'.repeat(32), TRUST_PROXY: v });
+  it('takes true/false, a hop count or a list of proxy addresses', () => {
+    expect(loadConfig(env('true')).trustProxy).toBe(true);
+    expect(loadConfig(env('false')).trustProxy).toBe(false);
+    expect(loadConfig(env('0')).trustProxy).toBe(false);
+    expect(loadConfig(env('2')).trustProxy).toBe(2);
+    expect(loadConfig(env('10.0.0.0/8, 127.0.0.1,loopback')).trustProxy).toEqual(['10.0.0.0/8', '127.0.0.1', 'loopback']);
+  });
+  it('refuses anything else, naming it', () => {
+    expect(() => loadConfig(env('yes'))).toThrow(/TRUST_PROXY: "yes"/);
+    expect(() => loadConfig(env('10.0.0.0/40'))).toThrow(ConfigError);
+    expect(() => loadConfig(env('99'))).toThrow(/hop count/);
+  });
+});

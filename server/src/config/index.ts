@@ -2,6 +2,7 @@ import { existsSync, readFileSync, mkdirSync, writeFileSync, chmodSync } from 'n
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { parseIpRule } from '../lib/ip.js';
 
 /**
  * Configuration comes from environment variables, optionally overlaid on a JSON file named by
@@ -26,7 +27,11 @@ const ConfigSchema = z.object({
   adminPassword: z.string().min(8, 'TOLLGATE_ADMIN_PASSWORD must be at least 8 characters').optional(),
   publicUrl: z.string().url().optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  trustProxy: z.union([z.boolean(), z.string()]).default(false),
+  /**
+   * Which proxies' X-Forwarded-For / -Proto / -Host to believe: false (none), a hop count, or
+   * addresses/CIDRs of the proxies; true believes any caller (see the README's Security section).
+   */
+  trustProxy: z.union([z.boolean(), z.number().int().min(1).max(32), z.array(z.string()).min(1)]).default(false),
   /** When set, GET /metrics needs `Authorization: Bearer <token>`. */
   metricsToken: z.string().min(16, 'METRICS_TOKEN must be at least 16 characters').optional(),
   gateway: z
@@ -144,9 +149,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Reco
     const v = env[name];
     if (v !== undefined && v !== '') setPath(raw, path, v);
   }
-  if (typeof raw.trustProxy === 'string') {
-    raw.trustProxy = raw.trustProxy === 'true' ? true : raw.trustProxy === 'false' ? false : raw.trustProxy;
-  }
+  if (raw.trustProxy !== undefined) raw.trustProxy = parseTrustProxy(raw.trustProxy);
   for (const [path, v] of Object.entries(overrides)) if (v !== undefined) setPath(raw, path, v);
 
   const parsed = ConfigSchema.safeParse(raw);
@@ -169,6 +172,32 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Reco
   }
   const { secret, source } = resolveSecret(cfg.secret, kind, cfg.dataDir);
   return Object.freeze({ ...cfg, secret, secretSource: source });
+}
+
+/** Names proxy-addr (Fastify's trustProxy) accepts besides addresses and CIDRs. */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** TRUST_PROXY: `true`/`false`, a hop count (`1`), or a comma list of proxy addresses/CIDRs (`10.0.0.0/8,127.0.0.1`, `loopback`). */
+export function parseTrustProxy(v: unknown): boolean | number | string[] {
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'number') {
+    if (Number.isInteger(v) && v >= 0 && v <= 32) return v === 0 ? false : v;
+    throw new ConfigError(`TRUST_PROXY: a hop count is an integer from 0 to 32 (got ${v})`);
+  }
+  const list = Array.isArray(v) ? v.map(String) : String(v).split(',');
+  const items = list.map((x) => x.trim()).filter(Boolean);
+  if (items.length === 1 && /^(true|false)$/i.test(items[0]!)) return items[0]!.toLowerCase() === 'true';
+  if (items.length === 1 && /^\d+$/.test(items[0]!)) return parseTrustProxy(Number(items[0]));
+  if (items.length === 0) return false;
+  for (const item of items) {
+    if (PROXY_RANGE_NAMES.has(item)) continue;
+    try {
+      parseIpRule(item);
+    } catch {
+      throw new ConfigError(`TRUST_PROXY: "${item}" is not an IP address, a CIDR or one of loopback, linklocal, uniquelocal (use true, false, a hop count, or a comma list)`);
+    }
+  }
+  return items;
 }
 
 export function databaseKind(url: string): 'sqlite' | 'postgres' | 'mysql' | null {
