@@ -70,6 +70,7 @@ const enUS: Catalog = {
       model_not_allowed: 'This key may not call that model.',
       ip_not_allowed: 'This key may not be used from this IP address.',
       account_disabled: 'This account is disabled. Contact the operator.',
+      cross_site_request: 'This request came from another site and was refused to protect your session. Try again from this site.',
       insufficient_funds: 'Insufficient balance.',
       key_quota_exceeded: 'This key has used up its quota.',
       account_in_arrears: 'The account is in arrears; top it up first.',

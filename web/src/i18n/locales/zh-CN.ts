@@ -71,6 +71,7 @@ const zhCN = {
       model_not_allowed: '该密钥不允许调用此模型。',
       ip_not_allowed: '该密钥不允许从此 IP 调用。',
       account_disabled: '该账号已被停用，请联系管理员。',
+      cross_site_request: '请求来自其他站点，为保护您的登录已被拒绝。请在本站页面中重试。',
       insufficient_funds: '余额不足。',
       key_quota_exceeded: '该密钥的额度已用完。',
       account_in_arrears: '账户存在欠费，请先充值。',
