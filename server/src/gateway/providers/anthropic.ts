@@ -3,7 +3,13 @@ import { ANTHROPIC_VERSION, messageText, usageFromAnthropic } from '../formats/a
 import type { Endpoint, Failure, Provider, UpstreamRequest } from './types.js';
 
 const DEAD_KEY = /invalid x-api-key|invalid api key|api key.*(disabled|revoked)|organization.*disabled/i;
-const NO_MONEY = /credit balance is too low|billing|payment/i;
+/**
+ * Anthropic reports an empty prepaid balance as a 400 `invalid_request_error` with this sentence
+ * and nothing else. Only the whole message counts: a 400 also echoes what the caller sent
+ * (`<field>: Extra inputs are not permitted`), and a field named "billing" must not be able to
+ * switch the channel off for everyone.
+ */
+const NO_CREDIT_400 = /^Your credit balance is too low to access the [A-Za-z ]+ API\. Please go to Plans & Billing to upgrade or purchase credits\.$/;
 
 function parseError(text: string): { message: string; type: string | null; raw?: Record<string, unknown> } {
   try {
@@ -69,7 +75,7 @@ export const anthropicProvider: Provider = {
     const hay = `${e.type ?? ''} ${e.message}`;
     const base = { status, message: e.message, code: e.type, ...(e.raw ? { upstreamError: e.raw } : {}) };
     if (status === 401 || (status === 403 && DEAD_KEY.test(hay))) return { kind: 'auth', ...base };
-    if (status === 402 || e.type === 'billing_error' || ((status === 400 || status === 403) && NO_MONEY.test(hay))) return { kind: 'quota', ...base };
+    if (status === 402 || e.type === 'billing_error' || (status === 400 && NO_CREDIT_400.test(e.message))) return { kind: 'quota', ...base };
     if (status === 429) return { kind: 'rate_limit', ...base };
     if (status === 404) return { kind: 'mismatch', ...base };
     if (status === 403 || status === 408 || status === 409 || status >= 500) return { kind: 'server', ...base };
