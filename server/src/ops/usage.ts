@@ -81,9 +81,14 @@ export interface UsageView {
   prompt_tokens: number;
   completion_tokens: number;
   cached_tokens: number;
+  /** Prompt tokens written to the upstream's cache (part of prompt_tokens). */
+  cache_write_tokens: number;
+  /** Completion tokens spent on reasoning (part of completion_tokens, billed as output). */
+  reasoning_tokens: number;
   input_price_micros_per_1m: number;
   output_price_micros_per_1m: number;
   cached_input_price_micros_per_1m: number;
+  cache_write_price_micros_per_1m: number | null;
   request_price_micros: number;
   multiplier_ppm: number;
   charged_micros: number;
@@ -120,9 +125,12 @@ export function usageView(r: UsageRow): UsageView {
     prompt_tokens: r.prompt_tokens,
     completion_tokens: r.completion_tokens,
     cached_tokens: r.cached_tokens,
+    cache_write_tokens: r.cache_write_tokens,
+    reasoning_tokens: r.reasoning_tokens,
     input_price_micros_per_1m: r.input_price,
     output_price_micros_per_1m: r.output_price,
     cached_input_price_micros_per_1m: r.cached_input_price,
+    cache_write_price_micros_per_1m: r.cache_write_price,
     request_price_micros: r.request_price,
     multiplier_ppm: r.multiplier_ppm,
     charged_micros: r.charged_micros,
