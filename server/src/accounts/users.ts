@@ -1,4 +1,3 @@
-import { hashPassword } from 'better-auth/crypto';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import { affected, inTransaction, insertReturningId, isUniqueViolation, toMs, type Db, type Executor } from '../db/index.js';
@@ -7,9 +6,12 @@ import { AppError } from '../errors.js';
 import { parseOr } from '../lib/validate.js';
 import { createWallet, walletView, type WalletView } from '../billing/wallets.js';
 import type { ChangeFeed } from '../live/changes.js';
+import { ROLES, type Role } from './roles.js';
 
-export const ROLES = ['user', 'admin', 'super_admin'] as const;
-export type Role = (typeof ROLES)[number];
+/** better-auth's hasher, loaded on first use: the CLI reads users without loading better-auth. */
+const hashPassword = async (pw: string) => (await import('better-auth/crypto')).hashPassword(pw);
+
+export { ROLES, type Role };
 export const USER_STATUSES = ['active', 'disabled'] as const;
 
 export const EmailSchema = z.string().trim().toLowerCase().pipe(z.email({ message: 'not a valid email address' })).pipe(z.string().max(254));

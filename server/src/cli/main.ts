@@ -1,21 +1,15 @@
 import { Command, CommanderError, Option } from 'commander';
-import { pino } from 'pino';
-import { loadConfig, ConfigError, CONFIG_ENV_VARS } from '../config/index.js';
-import { createContext, type AppContext } from '../context.js';
-import { AppError } from '../errors.js';
-import { formatMicros, parseMicros } from '../lib/money.js';
-import { CLI_ACTOR, audit } from '../ops/audit.js';
-import { createUser, getUserWithWallet, resolveUser, ROLES, userView } from '../accounts/users.js';
-import { createKey, keyView, listKeys, resolveKey, revokeKey } from '../accounts/keys.js';
-import { adjustCash } from '../billing/wallets.js';
-import { listPrices, setPrice } from '../billing/prices.js';
-import { startServer } from '../main.js';
-import { CHANNEL_TYPES, DEFAULT_BASE_URLS, PLANNED_TYPES, PRESETS } from '../gateway/providers/index.js';
+import { ROLES } from '../accounts/roles.js';
+import type { CliContext } from './context.js';
 
 /**
  * `tollgate` — the server and the first-set-up / automation commands. Every command works on the
  * configured database directly (DATABASE_URL …); running servers pick changes up within a second.
  * With --json a command prints exactly one JSON object on stdout.
+ *
+ * Start-up time is part of the interface: only commander is loaded up front, and each command
+ * imports what it uses when it runs (`--version` and `--help` load nothing else; the database
+ * commands never load Fastify, better-auth or the relay). Hence the `await import(…)`s below.
  */
 
 type Out = { json: boolean };
@@ -24,25 +18,25 @@ function emit(opts: Out, human: string, obj: unknown) {
   process.stdout.write(opts.json ? JSON.stringify(obj) + '\n' : human + '\n');
 }
 
-async function withContext<T>(fn: (ctx: AppContext) => Promise<T>): Promise<T> {
-  const config = loadConfig();
-  // Logs go to stderr so stdout carries only the command's answer.
-  const log = pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
-  const ctx = await createContext(config, { log, live: false });
-  try {
-    return await fn(ctx);
-  } finally {
-    await ctx.close();
-  }
+async function withContext<T>(fn: (ctx: CliContext) => Promise<T>): Promise<T> {
+  return (await import('./context.js')).withContext(fn);
 }
 
-const usd = (micros: number) => `$${formatMicros(micros)}`;
+/** The modules most commands use, loaded together on first use. */
+const core = async () => {
+  const [errors, money, audit] = await Promise.all([import('../errors.js'), import('../lib/money.js'), import('../ops/audit.js')]);
+  return { AppError: errors.AppError, formatMicros: money.formatMicros, parseMicros: money.parseMicros, CLI_ACTOR: audit.CLI_ACTOR, audit: audit.audit };
+};
+
 const list = (s: string | undefined) => (s === undefined ? undefined : s.split(',').map((x) => x.trim()).filter(Boolean));
-function intOpt(v: string, name: string): number {
+async function intOpt(v: string, name: string): Promise<number> {
+  const { AppError } = await import('../errors.js');
   if (!/^-?\d+$/.test(v)) throw new AppError('validation_failed', `${name} must be a whole number (got "${v}")`, { path: name });
   return Number(v);
 }
-function usdOpt(v: string, name: string): number {
+async function usdOpt(v: string, name: string): Promise<number> {
+  const { AppError } = await import('../errors.js');
+  const { parseMicros } = await import('../lib/money.js');
   try {
     return parseMicros(v, name);
   } catch (e) {
@@ -50,12 +44,19 @@ function usdOpt(v: string, name: string): number {
   }
 }
 
+// Every command but `--version` reads the configuration, and the help text lists its settings:
+// load the config module up front, except for `--version`.
+const versionOnly = process.argv.length > 2 && process.argv.slice(2).every((a) => a === '-V' || a === '--version');
+const config = versionOnly ? null : await import('../config/index.js');
+// The channel commands (and their help) name the provider types.
+const providers = process.argv.slice(2).includes('channel') ? await import('../gateway/providers/index.js') : null;
+
 const program = new Command()
   .name('tollgate')
   .description('Tollgate: an OpenAI-compatible AI API relay that bills every call to the micro-dollar.')
   .version('0.1.0')
   .showHelpAfterError()
-  .addHelpText('after', `\nConfiguration comes from the environment: ${CONFIG_ENV_VARS.slice(0, 9).join(', ')}, … (see README).`);
+  .addHelpText('after', () => `\nConfiguration comes from the environment: ${config?.CONFIG_ENV_VARS.slice(0, 9).join(', ')}, … (see README).`);
 
 program
   .command('start')
@@ -63,8 +64,8 @@ program
   .option('--port <n>', 'port to listen on (default: PORT or 3000)')
   .option('--host <host>', 'address to bind (default: HOST or 0.0.0.0)')
   .action(async (o: { port?: string; host?: string }) => {
-    const config = loadConfig(process.env, { port: o.port, host: o.host });
-    const server = await startServer(config);
+    const { startServer } = await import('../main.js');
+    const server = await startServer(config!.loadConfig(process.env, { port: o.port, host: o.host }));
     process.stdout.write(`Tollgate is running at ${server.url}  (admin: ${server.url}/admin, portal: ${server.url}/console, API docs: ${server.url}/api/docs)\n`);
     let signals = 0;
     const stop = (sig: string) => {
@@ -99,7 +100,7 @@ channel
   .command('add')
   .description('Add an upstream channel (OpenAI-compatible by default)')
   .requiredOption('--name <name>', 'a name for people')
-  .option('--type <type>', `openai | anthropic | a preset (${Object.keys(PRESETS).join(', ')})`, 'openai')
+  .option('--type <type>', `openai | anthropic | a preset (${Object.keys(providers?.PRESETS ?? {}).join(', ')})`, 'openai')
   .option('--base-url <url>', "the upstream's API root (default for the type: openai https://api.openai.com/v1, anthropic https://api.anthropic.com, each preset its vendor's)")
   .option('--no-stream-usage', 'do not ask the upstream for usage in streams (for a strict upstream that rejects stream_options)')
   .requiredOption('--key <key>', 'the upstream API key (stored encrypted)')
@@ -112,6 +113,8 @@ channel
   .option('--cost-ratio <ratio>', 'what we pay upstream as a fraction of list price', '1')
   .option('--json', 'print JSON')
   .action(async (o: { name: string; type: string; baseUrl?: string; streamUsage: boolean; key: string; models: string; priority: string; weight: string; group: string; mapping?: string; testModel?: string; costRatio: string; json: boolean }) => {
+    const { AppError } = await import('../errors.js');
+    const { CHANNEL_TYPES, DEFAULT_BASE_URLS, PLANNED_TYPES } = providers!;
     if (PLANNED_TYPES.includes(o.type)) {
       throw new AppError('validation_failed', `--type ${o.type} is not supported yet; supported: ${CHANNEL_TYPES.join(', ')}`, { path: 'type' });
     }
@@ -120,6 +123,7 @@ channel
     }
     const baseUrl = o.baseUrl ?? DEFAULT_BASE_URLS[o.type]!;
     await withContext(async (ctx) => {
+      const { AppError, CLI_ACTOR } = await core();
       const mapping = o.mapping
         ? Object.fromEntries(
             list(o.mapping)!.map((p) => {
@@ -129,7 +133,7 @@ channel
             }),
           )
         : undefined;
-      const view = await ctx.health.create(
+      const view = await (await ctx.health()).create(
         {
           name: o.name,
           type: o.type,
@@ -137,8 +141,8 @@ channel
           ...(o.streamUsage === false ? { stream_usage: false } : {}),
           key: o.key,
           models: list(o.models)!,
-          priority: intOpt(o.priority, 'priority'),
-          weight: intOpt(o.weight, 'weight'),
+          priority: await intOpt(o.priority, 'priority'),
+          weight: await intOpt(o.weight, 'weight'),
           groups: list(o.group)!,
           model_mapping: mapping ?? null,
           test_model: o.testModel ?? null,
@@ -155,7 +159,7 @@ channel
   .option('--json', 'print JSON')
   .action(async (o: Out) => {
     await withContext(async (ctx) => {
-      const items = await ctx.health.list();
+      const items = await (await ctx.health()).list();
       const lines = items.map((c) => `#${c.id}\t${c.status}\tp${c.priority} w${c.weight}\t${c.name}\t${c.models.join(',')}\t${c.base_url}`);
       emit(o, lines.join('\n') || '(no channels)', { items });
     });
@@ -166,7 +170,7 @@ channel
   .option('--json', 'print JSON')
   .action(async (id: string, o: Out) => {
     await withContext(async (ctx) => {
-      const r = await ctx.health.test(intOpt(id, 'id'));
+      const r = await (await ctx.health()).test(await intOpt(id, 'id'));
       emit(o, r.ok ? `ok: ${r.model} answered in ${r.ms} ms` : `failed after ${r.ms} ms: ${r.error}`, r);
       if (!r.ok) process.exitCode = 1;
     });
@@ -186,9 +190,10 @@ price
   .option('--json', 'print JSON')
   .action(async (o: { model: string; input: string; output: string; cached?: string; cacheWrite?: string; perRequest?: string; json: boolean }) => {
     await withContext(async (ctx) => {
+      const [{ setPrice }, { CLI_ACTOR }] = await Promise.all([import('../billing/prices.js'), core()]);
       const view = await setPrice(
         ctx.db,
-        ctx.feed,
+        await ctx.feed(),
         o.model,
         {
           input: o.input,
@@ -207,6 +212,7 @@ price
   .option('--json', 'print JSON')
   .action(async (o: Out) => {
     await withContext(async (ctx) => {
+      const { listPrices } = await import('../billing/prices.js');
       const items = await listPrices(ctx.db);
       emit(o, items.map((p) => `${p.model}\t$${p.input_usd_per_1m} in\t$${p.output_usd_per_1m} out\t(per 1M)`).join('\n') || '(no prices)', { items });
     });
@@ -225,6 +231,7 @@ user
   .option('--json', 'print JSON')
   .action(async (o: { email: string; password?: string; name?: string; role: (typeof ROLES)[number]; group: string; json: boolean }) => {
     await withContext(async (ctx) => {
+      const [{ createUser, userView }, { audit, CLI_ACTOR }] = await Promise.all([import('../accounts/users.js'), core()]);
       const { user: u, wallet } = await createUser(ctx.db, { email: o.email, password: o.password, name: o.name, role: o.role, group: o.group });
       await audit(ctx.db.kysely, CLI_ACTOR, 'user.create', { type: 'user', id: u.id }, null, { email: u.email, role: u.role });
       emit(o, `user #${u.id} ${u.email} created (${u.role})`, userView(u, wallet));
@@ -236,6 +243,8 @@ user
   .option('--json', 'print JSON')
   .action(async (ref: string, o: Out) => {
     await withContext(async (ctx) => {
+      const [{ resolveUser, getUserWithWallet, userView }, { formatMicros }] = await Promise.all([import('../accounts/users.js'), core()]);
+      const usd = (micros: number) => `$${formatMicros(micros)}`;
       const u = await resolveUser(ctx.db.kysely, ref);
       const { user: fu, wallet } = await getUserWithWallet(ctx.db.kysely, u.id);
       const v = userView(fu, wallet);
@@ -261,7 +270,13 @@ balance
   .option('--json', 'print JSON')
   .action(async (o: { user: string; amount: string; reason: string; idempotencyKey?: string; json: boolean }) => {
     await withContext(async (ctx) => {
-      const amount = usdOpt(o.amount, 'amount');
+      const [{ resolveUser, getUserWithWallet, userView }, { adjustCash }, { AppError, audit, CLI_ACTOR, formatMicros }] = await Promise.all([
+        import('../accounts/users.js'),
+        import('../billing/wallets.js'),
+        core(),
+      ]);
+      const usd = (micros: number) => `$${formatMicros(micros)}`;
+      const amount = await usdOpt(o.amount, 'amount');
       if (amount === 0) throw new AppError('validation_failed', 'amount must not be zero', { path: 'amount' });
       if (o.reason.trim().length < 2) throw new AppError('validation_failed', 'give a reason', { path: 'reason' });
       const u = await resolveUser(ctx.db.kysely, o.user);
@@ -298,20 +313,21 @@ key
   .option('--json', 'print JSON')
   .action(async (o: { user: string; name: string; models?: string; ips?: string; expires?: string; quota?: string; group?: string; rpm?: string; json: boolean }) => {
     await withContext(async (ctx) => {
+      const [{ resolveUser }, { createKey }, { AppError, audit, CLI_ACTOR }] = await Promise.all([import('../accounts/users.js'), import('../accounts/keys.js'), core()]);
       const u = await resolveUser(ctx.db.kysely, o.user);
       let expiresAt: number | undefined;
       if (o.expires !== undefined) {
         expiresAt = Date.parse(o.expires);
         if (!Number.isFinite(expiresAt)) throw new AppError('validation_failed', `--expires is not a time: "${o.expires}" (use ISO 8601, e.g. 2027-01-31T00:00:00Z)`, { path: 'expires' });
       }
-      const { key: plain, view } = await createKey(ctx.db, ctx.feed, u.id, {
+      const { key: plain, view } = await createKey(ctx.db, await ctx.feed(), u.id, {
         name: o.name,
         models: list(o.models),
         ips: list(o.ips),
         expiresAt,
-        quotaMicros: o.quota === undefined ? undefined : usdOpt(o.quota, 'quota'),
+        quotaMicros: o.quota === undefined ? undefined : await usdOpt(o.quota, 'quota'),
         group: o.group,
-        rpmLimit: o.rpm === undefined ? undefined : intOpt(o.rpm, 'rpm'),
+        rpmLimit: o.rpm === undefined ? undefined : await intOpt(o.rpm, 'rpm'),
       });
       await audit(ctx.db.kysely, CLI_ACTOR, 'key.create', { type: 'key', id: view.id }, null, view);
       emit(o, plain, { ...view, key: plain });
@@ -323,8 +339,9 @@ key
   .option('--json', 'print JSON')
   .action(async (ref: string, o: Out) => {
     await withContext(async (ctx) => {
+      const [{ resolveKey, revokeKey, keyView }, { audit, CLI_ACTOR }] = await Promise.all([import('../accounts/keys.js'), core()]);
       const k = await resolveKey(ctx.db.kysely, ref);
-      await revokeKey(ctx.db, ctx.feed, k.id);
+      await revokeKey(ctx.db, await ctx.feed(), k.id);
       await audit(ctx.db.kysely, CLI_ACTOR, 'key.revoke', { type: 'key', id: k.id }, keyView(k), { status: 'revoked' });
       const after = await ctx.db.kysely.selectFrom('api_keys').selectAll().where('id', '=', k.id).executeTakeFirstOrThrow();
       emit(o, `key #${k.id} (${k.key_prefix}…${k.key_last4}) revoked`, keyView(after));
@@ -337,17 +354,20 @@ key
   .option('--json', 'print JSON')
   .action(async (o: { user?: string; json: boolean }) => {
     await withContext(async (ctx) => {
+      const [{ resolveUser }, { listKeys }] = await Promise.all([import('../accounts/users.js'), import('../accounts/keys.js')]);
       const userId = o.user ? (await resolveUser(ctx.db.kysely, o.user)).id : undefined;
       const page = await listKeys(ctx.db.kysely, { userId, page: 1, pageSize: 500 });
       emit(o, page.items.map((k) => `#${k.id}\t${k.display}\t${k.state}\t${k.owner_email}\t${k.name}`).join('\n') || '(no keys)', page);
     });
   });
 
-function fail(err: unknown, json: boolean): never {
+async function fail(err: unknown, json: boolean): Promise<never> {
+  const { AppError } = await import('../errors.js');
+  const ConfigError = config?.ConfigError;
   const e =
     err instanceof AppError
       ? err
-      : err instanceof ConfigError
+      : ConfigError && err instanceof ConfigError
         ? new AppError('validation_failed', err.message)
         : new AppError('internal', (err as Error)?.message ?? String(err));
   if (json) process.stdout.write(JSON.stringify({ error: { code: e.code, message: e.message, path: e.path ?? null } }) + '\n');
@@ -365,5 +385,5 @@ try {
     if (wantsJson) process.stdout.write(JSON.stringify({ error: { code: 'usage', message: err.message, path: null } }) + '\n');
     process.exit(2);
   }
-  fail(err, wantsJson);
+  await fail(err, wantsJson);
 }

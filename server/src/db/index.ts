@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
-import SqliteDatabase from 'better-sqlite3';
+import type SqliteDatabase from 'better-sqlite3';
 import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect, type Transaction } from 'kysely';
-import pg from 'pg';
-import { createPool } from 'mysql2';
+import type pg from 'pg';
+import type * as mysql from 'mysql2';
 import type { Database } from './schema.js';
 import { startCheckpointer } from './sqlite-checkpointer.js';
 
@@ -23,15 +24,28 @@ export interface Db {
   close(): Promise<void>;
 }
 
-// PostgreSQL returns BIGINT and NUMERIC (SUM of BIGINT) as strings to protect precision; all our
-// amounts are integers far below 2^53, so plain numbers are exact and much cheaper to handle.
-pg.types.setTypeParser(20, (v) => Number(v));
-pg.types.setTypeParser(1700, (v) => Number(v));
+// Only the driver of the configured database is loaded (each costs tens of milliseconds at start,
+// which a CLI command feels). They are CommonJS packages, so `require` keeps openDatabase synchronous.
+const requireCjs = createRequire(import.meta.url);
+const driver = {
+  sqlite: () => requireCjs('better-sqlite3') as typeof SqliteDatabase,
+  mysql: () => requireCjs('mysql2') as typeof mysql,
+  postgres: () => {
+    const pgm = requireCjs('pg') as typeof pg;
+    // PostgreSQL returns BIGINT and NUMERIC (SUM of BIGINT) as strings to protect precision; all our
+    // amounts are integers far below 2^53, so plain numbers are exact and much cheaper to handle.
+    pgm.types.setTypeParser(20, (v) => Number(v));
+    pgm.types.setTypeParser(1700, (v) => Number(v));
+    return pgm;
+  },
+};
 
 export interface OpenOptions {
   poolSize?: number;
   /** Told about connections lost outside a query (PostgreSQL, MySQL); they are replaced on demand. */
   onConnectionError?: (err: Error) => void;
+  /** SQLite: checkpoint the WAL from a worker thread (a server). A short CLI command lets SQLite do it. */
+  checkpointer?: boolean;
 }
 
 export function openDatabase(url: string, opts: OpenOptions = {}): Db {
@@ -40,7 +54,7 @@ export function openDatabase(url: string, opts: OpenOptions = {}): Db {
     const file = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
     const path = file === ':memory:' || file === '' ? ':memory:' : resolve(file);
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    const raw = new SqliteDatabase(path);
+    const raw = new (driver.sqlite())(path);
     raw.pragma('journal_mode = WAL');
     // NORMAL in WAL mode: a commit survives a process crash; only an OS crash can lose the last
     // few transactions. This is what makes the embedded default fast enough for the hot path.
@@ -49,7 +63,7 @@ export function openDatabase(url: string, opts: OpenOptions = {}): Db {
     raw.pragma('foreign_keys = ON');
     raw.pragma('cache_size = -65536');
     // Checkpoints run in a worker thread (see sqlite-checkpointer.ts), never inside our commits.
-    const checkpointer = path === ':memory:' ? null : startCheckpointer(path);
+    const checkpointer = path === ':memory:' || opts.checkpointer === false ? null : startCheckpointer(path);
     if (checkpointer) raw.pragma('wal_autocheckpoint = 0');
     const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(raw) }) });
     return {
@@ -64,7 +78,7 @@ export function openDatabase(url: string, opts: OpenOptions = {}): Db {
     };
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
-    const pool = new pg.Pool({ connectionString: url, max: poolSize, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 5_000 });
+    const pool = new (driver.postgres().Pool)({ connectionString: url, max: poolSize, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 5_000 });
     // A connection lost (backend terminated, failover, proxy restart, network reset) makes pg emit
     // `error` on the client — idle ones through the pool, checked-out ones on the client itself —
     // and an unhandled `error` event ends the process. The query in flight fails on its own and
@@ -76,7 +90,7 @@ export function openDatabase(url: string, opts: OpenOptions = {}): Db {
     return { kysely, dialect: 'postgres', poolStats, close: () => kysely.destroy() };
   }
   if (/^(mysql|mariadb):\/\//.test(url)) {
-    const pool = createPool({
+    const pool = driver.mysql().createPool({
       uri: url.replace(/^mariadb:/, 'mysql:'),
       connectionLimit: poolSize,
       supportBigNumbers: true,
