@@ -11,8 +11,11 @@
  *
  * Then it runs scripts/bench-lists.ts: the back office's first pages with 1,000,000 usage records.
  *
+ * It starts with scripts/bench-startup.mjs: the compiled command's and server's start-up times.
+ *
  * Options (env): BENCH_SECONDS (default 8), BENCH_CONNECTIONS ("32,256"), DATABASE_URL, REDIS_URL,
- * BENCH_SKIP_LISTS=1, BENCH_ROWS (records seeded for the list bench).
+ * BENCH_SKIP_LISTS=1, BENCH_ROWS (records seeded for the list bench), BENCH_SKIP_STARTUP=1,
+ * BENCH_STARTUP_RUNS (default 7).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
@@ -108,6 +111,10 @@ async function load(url: string, key: string, body: string, connections: number,
 const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 
 async function main() {
+  if (process.env.BENCH_SKIP_STARTUP !== '1') {
+    const r = spawnSync(process.execPath, ['scripts/bench-startup.mjs'], { cwd: ROOT, stdio: 'inherit', env: process.env });
+    if (r.status !== 0) process.exit(r.status ?? 1);
+  }
   const databaseUrl = process.env.DATABASE_URL ?? `sqlite:${join(work, 'bench.db')}`;
   const env = {
     DATABASE_URL: databaseUrl,

@@ -5,6 +5,7 @@ import { buildServer } from './app.js';
 import type { Config } from './config/index.js';
 import { createContext, type AppContext } from './context.js';
 import { ensureSuperAdmin } from './accounts/bootstrap.js';
+import { warmTokenizer } from './gateway/tokenizer.js';
 import type { Logger } from './log.js';
 
 export interface RunningServer {
@@ -29,6 +30,9 @@ export async function startServer(config: Config, opts: { log?: Logger; print?: 
     if (config.trustProxy === true) {
       ctx.log.warn('TRUST_PROXY=true believes any caller\'s X-Forwarded-For: IP allow-lists and sign-in limits can be bypassed unless every request comes through your proxy; prefer a hop count (TRUST_PROXY=1) or the proxy addresses');
     }
+    // Answer health checks first; the tokenizer's tables load a moment later (or at the first
+    // call that counts tokens, whichever comes first).
+    setTimeout(warmTokenizer, 250).unref();
 
     let closing: Promise<void> | null = null;
     const close = (graceMs = 30_000) =>

@@ -1,4 +1,21 @@
-import { clearMergeCache, countTokens, setMergeCacheSize } from 'gpt-tokenizer';
+import { createRequire } from 'node:module';
+
+// gpt-tokenizer builds its o200k tables when loaded: the largest part of the server's start-up.
+// It is loaded on first use, synchronously (its CommonJS build), or earlier by warmTokenizer(),
+// which the server calls once it is listening; counts are the same either way.
+let tokenizer: typeof import('gpt-tokenizer') | null = null;
+function loadTokenizer(): typeof import('gpt-tokenizer') {
+  if (tokenizer) return tokenizer;
+  tokenizer = createRequire(import.meta.url)('gpt-tokenizer') as typeof import('gpt-tokenizer');
+  tokenizer.setMergeCacheSize(MERGE_CACHE_ENTRIES);
+  return tokenizer;
+}
+const countTokens: typeof import('gpt-tokenizer').countTokens = (text, opts) => loadTokenizer().countTokens(text, opts);
+
+/** Load the tokenizer now (off the start-up path: the server calls this after it is listening). */
+export function warmTokenizer(): void {
+  loadTokenizer();
+}
 
 /**
  * Local token counting (o200k_base): the estimate behind a hold, and the usage of a call whose
@@ -25,12 +42,11 @@ let memoChars = 0;
 const MERGE_CACHE_ENTRIES = 20_000;
 const MERGE_CACHE_MAX_CHARS = 2 * 1024 * 1024;
 let mergeCacheChars = 0;
-setMergeCacheSize(MERGE_CACHE_ENTRIES);
 
 function count(text: string): number {
   mergeCacheChars += text.length;
   if (mergeCacheChars > MERGE_CACHE_MAX_CHARS) {
-    clearMergeCache();
+    tokenizer?.clearMergeCache();
     mergeCacheChars = text.length;
   }
   return hasLongRun(text) ? countSliced(text) : countTokens(text, ANY_TEXT);
