@@ -46,7 +46,7 @@ export class CliContext {
       const { ChangeFeed } = await import('../live/changes.js');
       if (this.config.redisUrl) {
         const { connectRedis } = await import('../live/redis.js');
-        this.#redis = await connectRedis(this.config.redisUrl, this.log);
+        this.#redis = await connectRedis(this.config.redisUrl, this.log, this.config.redisPrefix);
       }
       return new ChangeFeed(this.db, this.#redis, this.log, this.config.live.pollMs);
     })());
