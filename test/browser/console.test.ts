@@ -475,7 +475,7 @@ describe('web console', () => {
     }
   });
 
-  it('lists every key by prefix only, and enables, disables and deletes keys behind confirmations', async () => {
+  it('lists every key by prefix only, and enables, disables and revokes keys behind confirmations (revoked keys stay listed), creates a key for a user', async () => {
     const { page } = admin;
     await page.getByRole('link', { name: 'API keys' }).click();
     await page.waitForURL('**/admin/accounts/keys');
@@ -500,18 +500,32 @@ describe('web console', () => {
     await bot.getByText('Disabled', { exact: true }).waitFor();
 
     await bot.getByRole('button', { name: 'Manage' }).click();
-    await page.getByRole('menuitem', { name: 'Delete' }).click();
-    expect(await confirmOk(page).isDisabled()).toBe(true);
-    await page.getByTestId('typed-confirm-input').fill('DELETE');
-    await shot(admin, 'admin-key-delete-confirm');
+    expect(await page.getByRole('menuitem', { name: 'Delete' }).count(), 'Delete hides a key; only revoke is offered').toBe(0);
+    await page.getByRole('menuitem', { name: 'Revoke (keep listed)' }).click();
+    await page.locator('.ant-modal-confirm-title').filter({ hasText: 'Revoke key "ci-bot"?' }).waitFor();
+    await shot(admin, 'admin-key-revoke-confirm');
     await confirmOk(page).click();
-    await expectToast(page, 'Key deleted');
-    await bot.waitFor({ state: 'detached' });
+    await expectToast(page, 'Key revoked');
+    // Revoked like `tollgate keys revoke` does: still listed, read-only.
+    await bot.getByText('Revoked', { exact: true }).waitFor();
+    expect(await bot.getByRole('button', { name: 'Manage' }).count()).toBe(0);
+
+    // The operator creates a key for the user; it is shown once.
+    await page.getByTestId('key-new').click();
+    await searchAndPick(page, 'key-owner', 'dev@', USER_EMAIL);
+    await page.locator('#new_key_name').fill('ops-made');
+    await page.locator('#new_key_quota').fill('5');
+    await drawerSubmit(page).click();
+    await expectToast(page, 'Key created');
+    const shown = await page.getByTestId('new-key-value').inputValue();
+    expect(shown).toMatch(/^sk-/);
+    await page.getByTestId('new-key-done').click();
+    await rowWith(page, 'ops-made').getByText('$0.00 / $5.00').waitFor();
 
     // The owner filter is a user search.
     await searchAndPick(page, 'filter-owner', 'dev@', USER_EMAIL);
     await page.getByRole('button', { name: 'Query' }).click();
-    await page.getByText('1 in total').waitFor();
+    await page.getByText('3 in total').waitFor();
     await page.getByRole('button', { name: 'Reset' }).click();
   });
 

@@ -7,6 +7,7 @@ import type { TableState } from '../components/useServerTable';
 import { tzOffsetMinutes } from '../lib/format';
 import { api, call, csvFormat, urlWithQuery } from './client';
 import type {
+  AdminKeyCreate,
   AdminKeyPatch,
   AdminKeyQuery,
   AdminUserQuery,
@@ -189,10 +190,19 @@ export function useUpdateKey() {
   });
 }
 
-export function useDeleteKey() {
+export function useCreateKey() {
   const qc = useQueryClient();
   return useMutation({
-    mutationFn: (id: number) => call(api.DELETE('/api/admin/keys/{id}', { params: { path: { id } } })),
+    mutationFn: (body: AdminKeyCreate) => call(api.POST('/api/admin/keys', { body })),
+    onSuccess: () => qc.invalidateQueries({ queryKey: adminKeys.keys }),
+  });
+}
+
+/** Revoke for good, keeping the key listed (as `tollgate keys revoke` does): its calls stay attributable. */
+export function useRevokeKey() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (id: number) => call(api.POST('/api/admin/keys/{id}/revoke', { params: { path: { id } } })),
     onSuccess: () => qc.invalidateQueries({ queryKey: adminKeys.keys }),
   });
 }

@@ -45,6 +45,7 @@ export type BalanceAdjustment = BodyOf<'/api/admin/users/{id}/balance-adjustment
 export type AdminKey = ResponseOf<'/api/admin/keys', 'get'>['items'][number];
 export type AdminKeyQuery = QueryOf<'/api/admin/keys'>;
 export type AdminKeyPatch = BodyOf<'/api/admin/keys/{id}', 'patch'>;
+export type AdminKeyCreate = BodyOf<'/api/admin/keys', 'post'>;
 
 export type UsageRecord = ResponseOf<'/api/admin/usage', 'get'>['items'][number];
 export type UsageQuery = QueryOf<'/api/admin/usage'>;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { maskEmail } from './mask';
-import { formatUsd, formatUsdText, microsToUsdString, normalizeUsd, per1kFromPer1mMicros, usdToMicros } from './money';
+import { formatMoney, formatUsd, formatUsdText, moneyIsExact, microsToUsdString, normalizeUsd, per1kFromPer1mMicros, usdToMicros } from './money';
 
 describe('money', () => {
   it('formats micro-USD exactly, 2 to 6 decimals, grouped', () => {
@@ -14,6 +14,35 @@ describe('money', () => {
     expect(formatUsd(null)).toBe('—');
     // Past 2^53 a number is not exact any more, but a bigint is.
     expect(formatUsd(9_007_199_254_740_993n)).toBe('$9,007,199,254.740993');
+  });
+
+  it('writes balances and totals with two decimals, rounded half away from zero', () => {
+    expect(formatMoney(999_847_894, 'total')).toBe('$999.85');
+    expect(formatMoney(50_000_000, 'total')).toBe('$50.00');
+    expect(formatMoney(1_234_567_891_234, 'total')).toBe('$1,234,567.89');
+    expect(formatMoney(4_999, 'total')).toBe('$0.00');
+    expect(formatMoney(5_000, 'total')).toBe('$0.01');
+    expect(formatMoney(-5_000, 'total')).toBe('-$0.01');
+    expect(formatMoney(-4_999, 'total')).toBe('$0.00');
+    expect(formatMoney(1_995_000, 'total', { signed: true })).toBe('+$2.00');
+    expect(moneyIsExact(50_000_000, 'total')).toBe(true);
+    expect(moneyIsExact(999_847_894, 'total')).toBe(false);
+  });
+
+  it('writes per-call amounts with four significant digits, two to six decimals', () => {
+    expect(formatMoney(150, 'call')).toBe('$0.00015');
+    expect(formatMoney(1, 'call')).toBe('$0.000001');
+    expect(formatMoney(12_345, 'call')).toBe('$0.01235');
+    expect(formatMoney(123_456, 'call')).toBe('$0.1235');
+    expect(formatMoney(1_234_567, 'call')).toBe('$1.235');
+    expect(formatMoney(12_345_678, 'call')).toBe('$12.35');
+    expect(formatMoney(999_847_894, 'call')).toBe('$999.85');
+    expect(formatMoney(50_000_000, 'call')).toBe('$50.00');
+    expect(formatMoney(0, 'call')).toBe('$0.00');
+    expect(formatMoney(-1_234_567, 'call', { signed: true })).toBe('-$1.235');
+    expect(formatMoney(1_500, 'call', { signed: true })).toBe('+$0.0015');
+    expect(moneyIsExact(1_234_567, 'call')).toBe(false);
+    expect(moneyIsExact(150, 'call')).toBe(true);
   });
 
   it('turns USD text into micros and back without floats', () => {

@@ -63,6 +63,47 @@ export function formatUsd(micros: number | bigint | null | undefined, opts: Form
 }
 
 /**
+ * The console's one money display rule. `total`: balances, totals, quotas, cards — two decimals,
+ * rounded half away from zero (the exact amount is on hover and in exports). `call`: what one call
+ * or one ledger entry moved — four significant digits, two to six decimals ($0.000150, $0.01235,
+ * $999.85). A column uses one kind for all its cells.
+ */
+export type MoneyKind = 'total' | 'call';
+
+/** `micros` rounded to `decimals` (≤ 6) decimals, half away from zero, as whole and fraction digits. */
+function roundMicros(abs: bigint, decimals: number): { whole: string; frac: string } {
+  const step = 10n ** BigInt(6 - decimals);
+  const r = ((abs + step / 2n) / step) * step;
+  return { whole: (r / MICROS).toString(), frac: (r % MICROS).toString().padStart(6, '0').slice(0, decimals) };
+}
+
+/** How many decimals a per-call amount shows: enough for four significant digits, 2 to 6. */
+function callDecimals(abs: bigint): number {
+  if (abs === 0n) return 2;
+  const digits = abs.toString().length; // of the micros: 7+ digits means at least $1
+  return Math.min(6, Math.max(2, 4 - (digits - 6)));
+}
+
+export function formatMoney(micros: number | bigint | null | undefined, kind: MoneyKind, opts: { signed?: boolean } = {}): string {
+  if (micros === null || micros === undefined) return '—';
+  const v = BigInt(micros);
+  const neg = v < 0n;
+  const abs = neg ? -v : v;
+  const decimals = kind === 'total' ? 2 : callDecimals(abs);
+  const { whole, frac } = roundMicros(abs, decimals);
+  const zero = /^0*$/.test(whole + frac);
+  const sign = neg && !zero ? '-' : opts.signed && v > 0n ? '+' : '';
+  return layoutUsd(sign, whole, frac, kind === 'total' ? 2 : Math.min(2, decimals));
+}
+
+/** Whether `formatMoney` shows the amount exactly (when not, the exact amount goes in a tooltip). */
+export function moneyIsExact(micros: number | bigint, kind: MoneyKind): boolean {
+  const abs = BigInt(micros) < 0n ? -BigInt(micros) : BigInt(micros);
+  const decimals = kind === 'total' ? 2 : callDecimals(abs);
+  return abs % 10n ** BigInt(6 - decimals) === 0n;
+}
+
+/**
  * A per-1M-token price (micros) as a USD decimal per 1K tokens ("0.00015"), exactly: micro-USD per 1M tokens equals
  * nano-USD per 1K tokens, so the same integer is read with 9 decimals instead of 6.
  */

@@ -94,7 +94,7 @@ export default function ChannelsPage() {
       render: (_, c) => (
         <Space direction="vertical" size={0}>
           <Typography.Text strong>{c.name}</Typography.Text>
-          <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+          <Typography.Text type="secondary" style={{ fontSize: 12, maxWidth: 220 }} ellipsis={{ tooltip: c.base_url }}>
             {c.base_url}
           </Typography.Text>
         </Space>
@@ -200,6 +200,8 @@ export default function ChannelsPage() {
         table={table}
         columns={columns}
         settingsKey="admin.channels"
+        hiddenColumns={['priority', 'weight', 'groups', 'last_test_ms']}
+        phoneColumns={['name', 'status']}
         rowKey="id"
         headerTitle={t('channels.list')}
         empty={

@@ -7,7 +7,7 @@ import type { Dashboard, DashboardPeriod } from '../../api/types';
 import { Chart, type ChartOption } from '../../components/Chart';
 import { ErrorAlert } from '../../components/ErrorAlert';
 import { formatAxisUsd, formatCompact, formatDateTime, formatInt } from '../../lib/format';
-import { formatUsd } from '../../lib/money';
+import { formatMoney } from '../../lib/money';
 
 /** The server's cards, and the margin (revenue − upstream cost) worked out here. */
 type CardKey = keyof Dashboard['cards'] | 'margin_micros';
@@ -59,7 +59,7 @@ export default function DashboardPage() {
   const option = useMemo<ChartOption | null>(() => {
     if (!data) return null;
     const x = data.trend.map((b) => bucketLabel(b.bucket, period));
-    const usd = (m: number) => formatUsd(m);
+    const usd = (m: number) => formatMoney(m, 'total');
     const series: { name: string; values: number[]; money?: boolean; type?: 'line' | 'bar' }[] =
       metric === 'money'
         ? [
@@ -133,7 +133,7 @@ export default function DashboardPage() {
                       <span>{t(`dashboard.cards.${c.key}`)}</span>
                     </Tooltip>
                   }
-                  value={v === undefined ? '—' : c.money ? formatUsd(v) : formatInt(v, i18n.language)}
+                  value={v === undefined ? '—' : c.money ? formatMoney(v, 'total') : formatInt(v, i18n.language)}
                   valueStyle={v !== undefined && v < 0 ? { color: '#cf1322' } : undefined}
                 />
               )}

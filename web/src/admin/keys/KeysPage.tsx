@@ -1,8 +1,9 @@
 import { PageContainer, type ProColumns } from '@ant-design/pro-components';
+import { PlusOutlined } from '@ant-design/icons';
 import { App, Button, Dropdown, Space, Tooltip, Typography } from 'antd';
-import { useCallback } from 'react';
+import { useCallback, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { adminKeys, fetchKeys, useDeleteKey, useUpdateKey, type KeyFilters } from '../../api/admin';
+import { adminKeys, fetchKeys, useRevokeKey, useUpdateKey, type KeyFilters } from '../../api/admin';
 import { errorLine } from '../../api/errors';
 import type { AdminKey } from '../../api/types';
 import { useConfirm } from '../../components/confirm';
@@ -14,6 +15,9 @@ import { formatDateTimeShort } from '../../lib/format';
 import { maskEmail } from '../../lib/mask';
 import { posInt } from '../../components/usage/filters';
 import { UserPicker } from '../pickers';
+import { NewKeyModal } from '../../console/keys/NewKeyModal';
+import { KeyCreateDrawer } from './KeyCreateDrawer';
+import { useDrawer } from '../../components/useDrawer';
 
 const toFilters = (v: Record<string, unknown>): KeyFilters => ({
   q: (v.display as string | undefined)?.trim() || undefined,
@@ -24,9 +28,11 @@ const toFilters = (v: Record<string, unknown>): KeyFilters => ({
 export default function KeysPage() {
   const { t } = useTranslation();
   const { message } = App.useApp();
-  const { confirm, typed } = useConfirm();
+  const { confirm } = useConfirm();
   const update = useUpdateKey();
-  const del = useDeleteKey();
+  const revoke = useRevokeKey();
+  const creating = useDrawer<never>();
+  const [created, setCreated] = useState<{ name: string; key: string } | null>(null);
   const table = useServerTable<AdminKey, KeyFilters>({ queryKey: adminKeys.keys, fetch: fetchKeys, toFilters: useCallback(toFilters, []), initialFilters: {} });
 
   const act = async (fn: () => Promise<unknown>, ok: string) => {
@@ -48,13 +54,12 @@ export default function KeysPage() {
         okText: t('common.disable'),
         onOk: () => act(() => update.mutateAsync({ id: k.id, body: { status: 'disabled' } }), t('keys.disabled_ok')),
       });
-    if (key === 'delete')
-      typed({
-        title: t('keys.delete_confirm', { name: k.name || k.display }),
-        content: t('keys.delete_confirm_text'),
-        expected: 'DELETE',
-        okText: t('common.delete'),
-        onOk: () => act(() => del.mutateAsync(k.id), t('keys.deleted')),
+    if (key === 'revoke')
+      confirm({
+        title: t('keys.revoke_confirm', { name: k.name || k.display }),
+        content: t('keys.revoke_confirm_text'),
+        okText: t('keys.revoke'),
+        onOk: () => act(() => revoke.mutateAsync(k.id), t('keys.revoked_ok')),
       });
   };
 
@@ -116,7 +121,7 @@ export default function KeysPage() {
                   items: [
                     k.status === 'active' ? { key: 'disable', label: t('common.disable') } : { key: 'enable', label: t('common.enable') },
                     { type: 'divider' },
-                    { key: 'delete', label: t('common.delete'), danger: true },
+                    { key: 'revoke', label: t('keys.revoke_keep'), danger: true },
                   ],
                   onClick: ({ key }) => onAction(k, key),
                 }}
@@ -131,7 +136,22 @@ export default function KeysPage() {
 
   return (
     <PageContainer title={t('keys.title')} content={t('keys.intro')}>
-      <ServerTable<AdminKey, KeyFilters> table={table} columns={columns} settingsKey="admin.keys" rowKey="id" headerTitle={t('keys.list')} />
+      <ServerTable<AdminKey, KeyFilters>
+        table={table}
+        columns={columns}
+        settingsKey="admin.keys"
+        hiddenColumns={['expires_at', 'allowed_models', 'group', 'created_at']}
+        phoneColumns={['display', 'state']}
+        rowKey="id"
+        headerTitle={t('keys.list')}
+        toolBarRender={() => [
+          <Button key="new" type="primary" icon={<PlusOutlined />} onClick={() => creating.show()} data-testid="key-new">
+            {t('keys.new')}
+          </Button>,
+        ]}
+      />
+      <KeyCreateDrawer key={creating.session} open={creating.open} onOpenChange={creating.setOpen} onCreated={setCreated} />
+      <NewKeyModal created={created} onClose={() => setCreated(null)} />
     </PageContainer>
   );
 }

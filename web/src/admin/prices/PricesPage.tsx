@@ -218,6 +218,8 @@ export default function PricesPage() {
         table={table}
         columns={columns}
         settingsKey="admin.prices"
+        hiddenColumns={['updated']}
+        phoneColumns={['model', 'input', 'output']}
         rowKey="model"
         headerTitle={t('prices.list')}
         toolBarRender={() => [

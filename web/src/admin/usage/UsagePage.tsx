@@ -7,9 +7,9 @@ import { adminKeys, fetchUsage, useChannels, usageExportUrl, useUsageTotals, typ
 import type { UsageRecord } from '../../api/types';
 import { Money } from '../../components/Money';
 import { ServerTable } from '../../components/ServerTable';
-import { HttpStatusTag } from '../../components/StatusTag';
 import { posInt, rangeToMs, statusEnum, str, timePresets } from '../../components/usage/filters';
 import { UsageTotalsBar } from '../../components/usage/UsageTotalsBar';
+import { UsageError, UsageStatus } from '../../components/usage/UsageStatus';
 import { useServerTable } from '../../components/useServerTable';
 import { formatDateTime, formatInt, formatMs, formatTimeCompact } from '../../lib/format';
 import { formatUsd } from '../../lib/money';
@@ -28,7 +28,7 @@ const toFilters = (v: Record<string, unknown>): UsageFilters => ({
 });
 
 function RecordDetail({ r }: { r: UsageRecord }) {
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
   return (
     <Descriptions size="small" column={{ xs: 1, md: 2, xl: 3 }} style={{ maxWidth: 1100 }}>
       <Descriptions.Item label={t('usage.fields.request_id')}>
@@ -42,17 +42,15 @@ function RecordDetail({ r }: { r: UsageRecord }) {
       <Descriptions.Item label={t('usage.fields.stream')}>{r.stream ? t('common.yes') : t('common.no')}</Descriptions.Item>
       <Descriptions.Item label={t('usage.fields.ttfb')}>{formatMs(r.ttfb_ms)}</Descriptions.Item>
       <Descriptions.Item label={t('usage.fields.attempts')}>{r.attempts}</Descriptions.Item>
-      <Descriptions.Item label={t('usage.fields.usage_source')}>{r.usage_source}</Descriptions.Item>
+      <Descriptions.Item label={t('usage.fields.usage_source')}>{i18n.exists(`usage.sources.${r.usage_source}`) ? t(`usage.sources.${r.usage_source}` as 'usage.sources.none') : r.usage_source}</Descriptions.Item>
       <Descriptions.Item label={t('usage.fields.client_ip')}>{r.client_ip ?? '—'}</Descriptions.Item>
       <Descriptions.Item label={t('usage.fields.multiplier')}>×{(r.multiplier_ppm / 1_000_000).toString()}</Descriptions.Item>
       <Descriptions.Item label={t('usage.fields.arrears')}>
-        <Money micros={r.arrears_micros} />
+        <Money micros={r.arrears_micros} kind="call" />
       </Descriptions.Item>
       {r.error_code ? (
         <Descriptions.Item label={t('usage.fields.error')} span={3}>
-          <Typography.Text type="danger">
-            {r.error_code}: {r.error_message}
-          </Typography.Text>
+          <UsageError r={r} />
         </Descriptions.Item>
       ) : null}
     </Descriptions>
@@ -92,17 +90,14 @@ export default function UsagePage() {
       ),
     },
     {
-      title: t('usage.fields.model'),
-      dataIndex: 'model',
-      renderFormItem: () => <SuggestInput options={models} placeholder={t('usage.any_model')} testId="filter-model" />,
-    },
-    {
-      title: t('usage.fields.channel'),
-      dataIndex: 'channel_name',
+      title: t('usage.fields.status'),
+      dataIndex: 'status_code',
       valueType: 'select',
-      fieldProps: { options: (channels.data?.items ?? []).map((c) => ({ value: String(c.id), label: c.name })), showSearch: true, optionFilterProp: 'label', placeholder: t('usage.any_channel') },
-      render: (_, r) => r.channel_name ?? '—',
+      valueEnum: statusEnum(t),
+      fieldProps: { placeholder: t('usage.any_status') },
+      render: (_, r) => <UsageStatus r={r} />,
     },
+    { title: t('usage.fields.latency'), dataIndex: 'latency_ms', key: 'latency_ms', search: false, sorter: true, align: 'right', render: (_, r) => formatMs(r.latency_ms) },
     {
       title: t('usage.fields.user'),
       dataIndex: 'user_email',
@@ -123,6 +118,18 @@ export default function UsagePage() {
         </Tooltip>
       ),
     },
+    {
+      title: t('usage.fields.model'),
+      dataIndex: 'model',
+      renderFormItem: () => <SuggestInput options={models} placeholder={t('usage.any_model')} testId="filter-model" />,
+    },
+    {
+      title: t('usage.fields.channel'),
+      dataIndex: 'channel_name',
+      valueType: 'select',
+      fieldProps: { options: (channels.data?.items ?? []).map((c) => ({ value: String(c.id), label: c.name })), showSearch: true, optionFilterProp: 'label', placeholder: t('usage.any_channel') },
+      render: (_, r) => r.channel_name ?? '—',
+    },
     { title: t('usage.fields.prompt_tokens'), dataIndex: 'prompt_tokens', key: 'prompt_tokens', search: false, sorter: true, align: 'right', render: (_, r) => n(r.prompt_tokens) },
     { title: t('usage.fields.completion_tokens'), dataIndex: 'completion_tokens', key: 'completion_tokens', search: false, sorter: true, align: 'right', render: (_, r) => n(r.completion_tokens) },
     { title: t('usage.fields.cached_tokens'), dataIndex: 'cached_tokens', search: false, align: 'right', render: (_, r) => n(r.cached_tokens) },
@@ -139,24 +146,9 @@ export default function UsagePage() {
         </Tooltip>
       ),
     },
-    { title: t('usage.fields.charged'), dataIndex: 'charged_micros', key: 'charged_micros', search: false, sorter: true, align: 'right', render: (_, r) => <Money micros={r.charged_micros} /> },
-    { title: t('usage.fields.cost'), dataIndex: 'cost_micros', key: 'cost_micros', search: false, sorter: true, align: 'right', render: (_, r) => <Money micros={r.cost_micros} /> },
-    { title: t('usage.fields.margin'), dataIndex: 'margin_micros', search: false, align: 'right', render: (_, r) => <Money micros={r.margin_micros} colored /> },
-    {
-      title: t('usage.fields.status'),
-      dataIndex: 'status_code',
-      valueType: 'select',
-      valueEnum: statusEnum(t),
-      fieldProps: { placeholder: t('usage.any_status') },
-      render: (_, r) => (
-        <Tooltip title={r.error_message ?? undefined}>
-          <span>
-            <HttpStatusTag code={r.status_code} />
-          </span>
-        </Tooltip>
-      ),
-    },
-    { title: t('usage.fields.latency'), dataIndex: 'latency_ms', key: 'latency_ms', search: false, sorter: true, align: 'right', render: (_, r) => formatMs(r.latency_ms) },
+    { title: t('usage.fields.charged'), dataIndex: 'charged_micros', key: 'charged_micros', search: false, sorter: true, align: 'right', render: (_, r) => <Money micros={r.charged_micros} kind="call" /> },
+    { title: t('usage.fields.cost'), dataIndex: 'cost_micros', key: 'cost_micros', search: false, sorter: true, align: 'right', render: (_, r) => <Money micros={r.cost_micros} kind="call" /> },
+    { title: t('usage.fields.margin'), dataIndex: 'margin_micros', search: false, align: 'right', render: (_, r) => <Money micros={r.margin_micros} kind="call" colored /> },
     { title: t('usage.fields.request_id'), dataIndex: 'request_id', hideInTable: true, fieldProps: { placeholder: 'req_…' } },
   ];
 
@@ -166,7 +158,8 @@ export default function UsagePage() {
         table={table}
         columns={columns}
         settingsKey="admin.usage"
-        hiddenColumns={['user_email', 'key_name']}
+        hiddenColumns={['channel_name', 'cached_tokens', 'unit_price', 'cost_micros']}
+        phoneColumns={['created_at', 'status_code', 'model', 'charged_micros']}
         rowKey="id"
         size="small"
         search={{ defaultCollapsed: true }}

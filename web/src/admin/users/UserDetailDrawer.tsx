@@ -139,7 +139,7 @@ function Ledger({ id }: { id: number }) {
                 </Space>
               ),
             },
-            { title: t('ledger.amount'), dataIndex: 'amount_micros', align: 'right', render: (v: number) => <Money micros={v} signed colored /> },
+            { title: t('ledger.amount'), dataIndex: 'amount_micros', align: 'right', render: (v: number) => <Money micros={v} kind="call" signed colored /> },
             { title: t('ledger.balance_after'), dataIndex: 'balance_after_micros', align: 'right', render: (v: number) => <Money micros={v} /> },
             { title: t('ledger.reason'), dataIndex: 'reason', render: (v: string | null, r) => v ?? (r.ref_type ? `${r.ref_type} ${r.ref_id ?? ''}` : '—') },
           ]}

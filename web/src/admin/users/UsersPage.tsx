@@ -137,6 +137,8 @@ export default function UsersPage() {
         table={table}
         columns={columns}
         settingsKey="admin.users"
+        hiddenColumns={['name', 'group', 'created_at']}
+        phoneColumns={['email', 'balance']}
         rowKey="id"
         headerTitle={t('users.list')}
         toolBarRender={() => [

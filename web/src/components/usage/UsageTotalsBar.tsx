@@ -2,7 +2,7 @@ import type { UseQueryResult } from '@tanstack/react-query';
 import { Card, Skeleton, Statistic } from 'antd';
 import { useTranslation } from 'react-i18next';
 import { formatInt } from '../../lib/format';
-import { formatUsd } from '../../lib/money';
+import { formatMoney } from '../../lib/money';
 
 interface Totals {
   calls: number;
@@ -21,11 +21,11 @@ export function UsageTotalsBar({ query }: { query: UseQueryResult<Totals> }) {
         { key: 'calls', label: t('usage.totals.calls'), value: formatInt(d.calls, i18n.language) },
         { key: 'in', label: t('usage.totals.prompt_tokens'), value: formatInt(d.prompt_tokens, i18n.language) },
         { key: 'out', label: t('usage.totals.completion_tokens'), value: formatInt(d.completion_tokens, i18n.language) },
-        { key: 'charged', label: t('usage.totals.charged'), value: formatUsd(d.charged_micros) },
+        { key: 'charged', label: t('usage.totals.charged'), value: formatMoney(d.charged_micros, 'total') },
         ...(d.cost_micros !== undefined
           ? [
-              { key: 'cost', label: t('usage.totals.cost'), value: formatUsd(d.cost_micros) },
-              { key: 'margin', label: t('usage.totals.margin'), value: formatUsd(d.charged_micros - d.cost_micros) },
+              { key: 'cost', label: t('usage.totals.cost'), value: formatMoney(d.cost_micros, 'total') },
+              { key: 'margin', label: t('usage.totals.margin'), value: formatMoney(d.charged_micros - d.cost_micros, 'total') },
             ]
           : []),
       ]

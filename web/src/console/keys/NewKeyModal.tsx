@@ -7,7 +7,7 @@ import { CopyField } from '../../components/CopyField';
  * The only time the full key is on screen: copy it now. It does not close on a stray click
  * outside, only on the explicit "I have saved it".
  */
-export function NewKeyModal({ created, onClose }: { created: ConsoleKeyCreated | null; onClose: () => void }) {
+export function NewKeyModal({ created, onClose }: { created: Pick<ConsoleKeyCreated, 'name' | 'key'> | null; onClose: () => void }) {
   const { t } = useTranslation();
   return (
     <Modal

@@ -10,7 +10,7 @@ import { Chart, type ChartOption } from '../../components/Chart';
 import { ErrorAlert } from '../../components/ErrorAlert';
 import { Money } from '../../components/Money';
 import { formatAxisUsd, formatCompact, formatInt } from '../../lib/format';
-import { formatUsd } from '../../lib/money';
+import { formatMoney } from '../../lib/money';
 
 function Sums({ title, s, testId }: { title: string; s: Overview['today']; testId: string }) {
   const { t, i18n } = useTranslation();
@@ -24,7 +24,7 @@ function Sums({ title, s, testId }: { title: string; s: Overview['today']; testI
           <Statistic title={t('overview.tokens')} value={formatCompact(s.prompt_tokens + s.completion_tokens, i18n.language)} valueStyle={{ fontSize: 18 }} />
         </Col>
         <Col span={8}>
-          <Statistic title={t('overview.spend')} value={formatUsd(s.charged_micros)} valueStyle={{ fontSize: 18 }} />
+          <Statistic title={t('overview.spend')} value={formatMoney(s.charged_micros, 'total')} valueStyle={{ fontSize: 18 }} />
         </Col>
       </Row>
     </Card>
@@ -53,7 +53,7 @@ export default function OverviewPage() {
         formatter: (ps: { dataIndex: number }[]) => {
           const s = d.series[ps[0]?.dataIndex ?? 0];
           if (!s) return '';
-          return `${s.date}<br/>${t('overview.spend')}: <b>${formatUsd(s.charged_micros)}</b><br/>${t('overview.tokens')}: <b>${formatInt(s.prompt_tokens + s.completion_tokens, i18n.language)}</b><br/>${t('overview.calls')}: ${formatInt(s.calls, i18n.language)}`;
+          return `${s.date}<br/>${t('overview.spend')}: <b>${formatMoney(s.charged_micros, 'total')}</b><br/>${t('overview.tokens')}: <b>${formatInt(s.prompt_tokens + s.completion_tokens, i18n.language)}</b><br/>${t('overview.calls')}: ${formatInt(s.calls, i18n.language)}`;
         },
       },
       xAxis: { type: 'category', data: d.series.map((s) => s.date.slice(5)), axisLabel: { interval: (i: number) => (n - 1 - i) % every === 0 } },
@@ -75,7 +75,7 @@ export default function OverviewPage() {
   return (
     <PageContainer title={t('overview.title')} content={d ? t('overview.hello', { name: d.user.name || d.user.email }) : undefined}>
       {q.isError ? <ErrorAlert error={q.error} onRetry={() => void q.refetch()} /> : null}
-      {d && d.wallet.arrears_micros > 0 ? <Alert type="error" showIcon style={{ marginBottom: 16 }} message={t('overview.arrears', { amount: formatUsd(d.wallet.arrears_micros) })} /> : null}
+      {d && d.wallet.arrears_micros > 0 ? <Alert type="error" showIcon style={{ marginBottom: 16 }} message={t('overview.arrears', { amount: formatMoney(d.wallet.arrears_micros, 'total') })} /> : null}
       {/* Nothing to show but the error (and its retry) until the overview loads once. */}
       {q.isError && !d ? null : (
         <Row gutter={[16, 16]}>
@@ -85,7 +85,7 @@ export default function OverviewPage() {
                 <Skeleton active paragraph={{ rows: 2 }} />
               ) : d ? (
                 <>
-                  <Statistic title={t('wallet.available')} value={formatUsd(d.wallet.available_micros)} valueStyle={{ fontSize: 28, fontVariantNumeric: 'tabular-nums' }} />
+                  <Statistic title={t('wallet.available')} value={formatMoney(d.wallet.available_micros, 'total')} valueStyle={{ fontSize: 28, fontVariantNumeric: 'tabular-nums' }} />
                   <Divider style={{ margin: '8px 0' }} />
                   <Space size={24} wrap>
                     <span>

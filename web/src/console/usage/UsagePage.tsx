@@ -8,7 +8,7 @@ import { SuggestInput } from '../../components/pickers';
 import type { ConsoleUsageRecord } from '../../api/types';
 import { Money } from '../../components/Money';
 import { ServerTable } from '../../components/ServerTable';
-import { HttpStatusTag } from '../../components/StatusTag';
+import { UsageError, UsageStatus } from '../../components/usage/UsageStatus';
 import { posInt, rangeToMs, statusEnum, str, timePresets } from '../../components/usage/filters';
 import { UsageTotalsBar } from '../../components/usage/UsageTotalsBar';
 import { useServerTable } from '../../components/useServerTable';
@@ -83,20 +83,14 @@ export default function UsagePage() {
         </Tooltip>
       ),
     },
-    { title: t('usage.fields.cost_user'), dataIndex: 'charged_micros', key: 'charged_micros', search: false, sorter: true, align: 'right', render: (_, r) => <Money micros={r.charged_micros} /> },
+    { title: t('usage.fields.cost_user'), dataIndex: 'charged_micros', key: 'charged_micros', search: false, sorter: true, align: 'right', render: (_, r) => <Money kind="call" micros={r.charged_micros} /> },
     {
       title: t('usage.fields.status'),
       dataIndex: 'status_code',
       valueType: 'select',
       valueEnum: statusEnum(t),
       fieldProps: { placeholder: t('usage.any_status') },
-      render: (_, r) => (
-        <Tooltip title={r.error_message ?? undefined}>
-          <span>
-            <HttpStatusTag code={r.status_code} />
-          </span>
-        </Tooltip>
-      ),
+      render: (_, r) => <UsageStatus r={r} />,
     },
     { title: t('usage.fields.latency'), dataIndex: 'latency_ms', key: 'latency_ms', search: false, sorter: true, align: 'right', render: (_, r) => formatMs(r.latency_ms) },
     { title: t('usage.fields.request_id'), dataIndex: 'request_id', hideInTable: true, fieldProps: { placeholder: 'req_…' } },
@@ -125,9 +119,7 @@ export default function UsagePage() {
               <Descriptions.Item label={t('usage.fields.stream')}>{r.stream ? t('common.yes') : t('common.no')}</Descriptions.Item>
               {r.error_code ? (
                 <Descriptions.Item label={t('usage.fields.error')} span={3}>
-                  <Typography.Text type="danger">
-                    {r.error_code}: {r.error_message}
-                  </Typography.Text>
+                  <UsageError r={r} />
                 </Descriptions.Item>
               ) : null}
             </Descriptions>
