@@ -63,7 +63,7 @@ beforeAll(async () => {
     }
   }
   await insertUsage(server.ctx, rows);
-});
+}, 300_000);
 
 afterAll(async () => {
   await browser?.close();
@@ -118,18 +118,32 @@ async function moneyStyles(page: Page): Promise<Record<string, string[]>> {
   });
 }
 
+/** A signed-in operator at this size and language (patient: up to 8 helpers share two cores). */
+async function operator(lang: 'en-US' | 'zh-CN', viewport: { width: number; height: number }): Promise<Session> {
+  const s = await openSession(browser, server.url, lang, viewport);
+  s.page.setDefaultTimeout(60_000);
+  await s.page.goto('/admin/login');
+  await signIn(s, 'admin', ADMIN_EMAIL, ADMIN_PASSWORD);
+  return s;
+}
+
 async function openList(s: Session, path: string) {
   await s.page.goto(path);
-  await s.page.locator('.ant-table-tbody > tr.ant-table-row').first().waitFor();
+  await s.page
+    .locator('.ant-table-tbody > tr.ant-table-row')
+    .first()
+    .waitFor()
+    .catch(async (e) => {
+      await shot(s, `lists-failed-${path.replaceAll('/', '-')}`);
+      throw e;
+    });
   await settle(s.page);
 }
 
 describe('admin lists at 1280×800', () => {
   for (const lang of ['en-US', 'zh-CN'] as const) {
     it(`fit the screen with nothing under the actions column (${lang})`, async () => {
-      const s = await openSession(browser, server.url, lang, { width: 1280, height: 800 });
-      await s.page.goto('/admin/login');
-      await signIn(s, 'admin', ADMIN_EMAIL, ADMIN_PASSWORD);
+      const s = await operator(lang, { width: 1280, height: 800 });
       for (const l of LISTS) {
         await openList(s, l.path);
         await shot(s, `lists-${l.name}`);
@@ -140,13 +154,11 @@ describe('admin lists at 1280×800', () => {
       }
       expect(s.errors).toEqual([]);
       await s.context.close();
-    });
+    }, 600_000);
   }
 
   it('usage records show user and key, status and latency first, the error in words on hover', async () => {
-    const s = await openSession(browser, server.url, 'zh-CN', { width: 1280, height: 800 });
-    await s.page.goto('/admin/login');
-    await signIn(s, 'admin', ADMIN_EMAIL, ADMIN_PASSWORD);
+    const s = await operator('zh-CN', { width: 1280, height: 800 });
     await openList(s, '/admin/usage/records');
     const h = await headers(s.page);
     const at = (title: string) => h.indexOf(title);
@@ -175,12 +187,10 @@ describe('admin lists at 1280×800', () => {
     expect(Object.values(money).flat()).toContain('call:$1.235');
     expect(s.errors).toEqual([]);
     await s.context.close();
-  });
+  }, 600_000);
 
   it('balances are written with two decimals, the exact amount on hover', async () => {
-    const s = await openSession(browser, server.url, 'en-US', { width: 1280, height: 800 });
-    await s.page.goto('/admin/login');
-    await signIn(s, 'admin', ADMIN_EMAIL, ADMIN_PASSWORD);
+    const s = await operator('en-US', { width: 1280, height: 800 });
     await openList(s, '/admin/accounts/users');
     const money = await moneyStyles(s.page);
     const cells = Object.values(money).flat();
@@ -191,14 +201,12 @@ describe('admin lists at 1280×800', () => {
     await s.page.locator('[data-money]').filter({ hasText: '$999.85' }).first().hover();
     await s.page.locator('.ant-tooltip:not(.ant-tooltip-hidden)').filter({ hasText: '$999.847894' }).waitFor();
     await s.context.close();
-  });
+  }, 600_000);
 });
 
 describe('admin lists on a phone (390×844)', () => {
   it('keep only the columns that identify a row, and nothing sticks out sideways', async () => {
-    const s = await openSession(browser, server.url, 'zh-CN', { width: 390, height: 844 });
-    await s.page.goto('/admin/login');
-    await signIn(s, 'admin', ADMIN_EMAIL, ADMIN_PASSWORD);
+    const s = await operator('zh-CN', { width: 390, height: 844 });
     for (const l of LISTS) {
       await openList(s, l.path);
       await shot(s, `lists-${l.name}`);
@@ -207,5 +215,5 @@ describe('admin lists on a phone (390×844)', () => {
       expect(cols.length, `${l.name}: ${cols.join('|')}`).toBeLessThanOrEqual(5);
     }
     await s.context.close();
-  });
+  }, 600_000);
 });

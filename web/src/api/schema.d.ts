@@ -93,12 +93,14 @@ export interface paths {
                         remark?: string | null;
                         /** @enum {string} */
                         status?: "enabled" | "disabled";
+                        /** @description ask an OpenAI-compatible upstream for usage in streams (stream_options.include_usage); turn off for a strict upstream that rejects it. Default true */
+                        stream_usage?: boolean;
                         test_model?: string | null;
                         /**
-                         * @description default openai (any OpenAI-compatible API)
+                         * @description default openai (any OpenAI-compatible API); anthropic (native Messages API, base URL = API root); or a preset: deepseek, qwen, dashscope, moonshot, zhipu, openrouter, groq
                          * @enum {string}
                          */
-                        type?: "openai";
+                        type?: "openai" | "anthropic" | "deepseek" | "qwen" | "dashscope" | "moonshot" | "zhipu" | "openrouter" | "groq";
                         /** @description share of traffic within a priority tier; default 1 */
                         weight?: number;
                     };
@@ -259,12 +261,14 @@ export interface paths {
                         remark?: string | null;
                         /** @enum {string} */
                         status?: "enabled" | "disabled" | "auto_disabled";
+                        /** @description ask an OpenAI-compatible upstream for usage in streams (stream_options.include_usage); turn off for a strict upstream that rejects it. Default true */
+                        stream_usage?: boolean;
                         test_model?: string | null;
                         /**
-                         * @description default openai (any OpenAI-compatible API)
+                         * @description default openai (any OpenAI-compatible API); anthropic (native Messages API, base URL = API root); or a preset: deepseek, qwen, dashscope, moonshot, zhipu, openrouter, groq
                          * @enum {string}
                          */
-                        type?: "openai";
+                        type?: "openai" | "anthropic" | "deepseek" | "qwen" | "dashscope" | "moonshot" | "zhipu" | "openrouter" | "groq";
                         /** @description share of traffic within a priority tier; default 1 */
                         weight?: number;
                     };
@@ -2396,6 +2400,121 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Create a message (Anthropic Messages API; streaming or not) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            /** @description An Anthropic Messages request; every other Anthropic field is passed to an Anthropic upstream untouched. */
+            requestBody: {
+                content: {
+                    "application/json": {
+                        max_tokens: number;
+                        messages: ({
+                            content: unknown;
+                            /** @enum {string} */
+                            role: "user" | "assistant";
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                        model: string;
+                        stream?: boolean;
+                        system?: unknown;
+                        tools?: ({
+                            name: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/messages/count_tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Count a message's input tokens (Tollgate's tokenizer; free) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        max_tokens?: number;
+                        messages?: ({
+                            content: unknown;
+                            /** @enum {string} */
+                            role: "user" | "assistant";
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                        model?: string;
+                        stream?: boolean;
+                        system?: unknown;
+                        tools?: ({
+                            name: string;
+                        } & {
+                            [key: string]: unknown;
+                        })[];
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/models": {
         parameters: {
             query?: never;
@@ -2403,7 +2522,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List the models this key may use */
+        /** List the models this key may use (in Anthropic's shape when the request carries anthropic-version) */
         get: {
             parameters: {
                 query?: never;

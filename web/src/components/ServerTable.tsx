@@ -66,6 +66,7 @@ export function ServerTable<Row extends Record<string, any>, F>({ table, columns
           defaultValue: Object.fromEntries((hiddenColumns ?? []).map((k) => [k, { show: false }])),
         }}
         scroll={{ x: 'max-content' }}
+        size="middle"
         locale={{ emptyText: query.isError ? ' ' : unfiltered && empty ? empty : <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t(unfiltered ? 'common.empty' : 'common.no_match')} /> }}
         cardBordered
         {...rest}

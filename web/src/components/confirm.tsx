@@ -13,7 +13,7 @@ export function useConfirm() {
   const { modal } = App.useApp();
   const { t } = useTranslation();
 
-  function confirm(o: { title: ReactNode; content?: ReactNode; okText?: ReactNode; danger?: boolean; onOk: () => Promise<unknown> | void }) {
+  function confirm(o: { title: ReactNode; content?: ReactNode; okText?: ReactNode; danger?: boolean; onOk: () => Promise<unknown> | void; onCancel?: () => void }) {
     modal.confirm({
       title: o.title,
       content: o.content,
@@ -21,6 +21,7 @@ export function useConfirm() {
       cancelText: t('common.cancel'),
       okButtonProps: { danger: o.danger ?? true },
       onOk: o.onOk,
+      onCancel: o.onCancel,
     });
   }
 

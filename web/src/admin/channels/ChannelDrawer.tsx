@@ -1,6 +1,7 @@
 import { DrawerForm, ProFormDigit, ProFormSelect, ProFormSwitch, ProFormText, ProFormTextArea } from '@ant-design/pro-components';
 import { App, Form, Typography } from 'antd';
 import { useTranslation } from 'react-i18next';
+import { useConfirm } from '../../components/confirm';
 import { useGroups, useSaveChannel } from '../../api/admin';
 import { applyFormError, errorLine } from '../../api/errors';
 import type { Channel, ChannelInput } from '../../api/types';
@@ -26,6 +27,7 @@ export function ChannelDrawer({ channel, open, onOpenChange }: { channel: Channe
   const { message } = App.useApp();
   const [form] = Form.useForm<Values>();
   const save = useSaveChannel();
+  const { confirm } = useConfirm();
   const groups = useGroups();
   const editing = channel !== null;
   const models = Form.useWatch('models', form) ?? [];
@@ -80,6 +82,13 @@ export function ChannelDrawer({ channel, open, onOpenChange }: { channel: Channe
           model_mapping: mapping,
           remark: v.remark?.trim() || null,
         };
+        // Switching an enabled channel off here asks what the list's menu asks.
+        if (editing && channel.status === 'enabled' && !v.enabled) {
+          const go = await new Promise<boolean>((resolve) =>
+            confirm({ title: t('channels.disable_confirm', { name: channel.name }), content: t('channels.disable_confirm_text'), okText: t('common.disable'), onOk: () => resolve(true), onCancel: () => resolve(false) }),
+          );
+          if (!go) return false;
+        }
         // Editing: an empty key field means "keep the stored key".
         const { key, ...rest } = body;
         try {

@@ -3,6 +3,7 @@ import { PageContainer, type ProColumns } from '@ant-design/pro-components';
 import { App, Badge, Button, Dropdown, Empty, Space, Tag, Tooltip, Typography } from 'antd';
 import { useCallback, useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import { Clip } from '../../components/Clip';
 import { adminKeys, useDeleteChannel, useSaveChannel, useTestChannel } from '../../api/admin';
 import { api, call } from '../../api/client';
 import { errorLine } from '../../api/errors';
@@ -93,7 +94,9 @@ export default function ChannelsPage() {
       fieldProps: { placeholder: t('channels.search_placeholder') },
       render: (_, c) => (
         <Space direction="vertical" size={0}>
-          <Typography.Text strong>{c.name}</Typography.Text>
+          <Typography.Text strong>
+            <Clip max={220}>{c.name}</Clip>
+          </Typography.Text>
           <Typography.Text type="secondary" style={{ fontSize: 12, maxWidth: 220 }} ellipsis={{ tooltip: c.base_url }}>
             {c.base_url}
           </Typography.Text>
@@ -124,15 +127,15 @@ export default function ChannelsPage() {
       dataIndex: 'models',
       search: false,
       render: (_, c) => (
-        <Space size={[4, 4]} wrap style={{ maxWidth: 280 }}>
-          {c.models.slice(0, 4).map((m) => (
+        <Space size={[4, 4]} wrap style={{ maxWidth: 200 }}>
+          {c.models.slice(0, 3).map((m) => (
             <Tag key={m} style={{ marginInlineEnd: 0 }}>
-              {m}
+              <Clip max={150}>{m}</Clip>
             </Tag>
           ))}
-          {c.models.length > 4 ? (
-            <Tooltip title={c.models.slice(4).join(', ')}>
-              <Tag style={{ marginInlineEnd: 0 }}>+{c.models.length - 4}</Tag>
+          {c.models.length > 3 ? (
+            <Tooltip title={c.models.slice(3).join(', ')}>
+              <Tag style={{ marginInlineEnd: 0 }}>+{c.models.length - 3}</Tag>
             </Tooltip>
           ) : null}
         </Space>

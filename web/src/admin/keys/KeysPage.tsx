@@ -3,6 +3,7 @@ import { PlusOutlined } from '@ant-design/icons';
 import { App, Button, Dropdown, Space, Tooltip, Typography } from 'antd';
 import { useCallback, useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import { Clip } from '../../components/Clip';
 import { adminKeys, fetchKeys, useRevokeKey, useUpdateKey, type KeyFilters } from '../../api/admin';
 import { errorLine } from '../../api/errors';
 import type { AdminKey } from '../../api/types';
@@ -73,7 +74,7 @@ export default function KeysPage() {
         <Space direction="vertical" size={0}>
           <Typography.Text className="tg-mono">{k.display}</Typography.Text>
           <Typography.Text type="secondary" style={{ fontSize: 12 }}>
-            {k.name || '—'}
+            <Clip max={160}>{k.name || '—'}</Clip>
           </Typography.Text>
         </Space>
       ),
@@ -84,7 +85,9 @@ export default function KeysPage() {
       renderFormItem: () => <UserPicker placeholder={t('usage.user_placeholder')} testId="filter-owner" />,
       render: (_, k) => (
         <Tooltip title={`ID ${k.user_id}`}>
-          <span>{maskEmail(k.owner_email)}</span>
+          <span>
+            <Clip max={180}>{maskEmail(k.owner_email)}</Clip>
+          </span>
         </Tooltip>
       ),
     },

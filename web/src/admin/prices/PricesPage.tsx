@@ -218,7 +218,7 @@ export default function PricesPage() {
         table={table}
         columns={columns}
         settingsKey="admin.prices"
-        hiddenColumns={['updated']}
+        hiddenColumns={['cached', 'per_request', 'updated']}
         phoneColumns={['model', 'input', 'output']}
         rowKey="model"
         headerTitle={t('prices.list')}

@@ -3,6 +3,7 @@ import { PageContainer, type ProColumns } from '@ant-design/pro-components';
 import { Button, Descriptions, Tooltip, Typography } from 'antd';
 import { useCallback } from 'react';
 import { useTranslation } from 'react-i18next';
+import { Clip } from '../../components/Clip';
 import { adminKeys, fetchUsage, useChannels, usageExportUrl, useUsageTotals, type UsageFilters } from '../../api/admin';
 import type { UsageRecord } from '../../api/types';
 import { Money } from '../../components/Money';
@@ -104,7 +105,9 @@ export default function UsagePage() {
       renderFormItem: () => <UserPicker placeholder={t('usage.user_placeholder')} testId="filter-user" />,
       render: (_, r) => (
         <Tooltip title={`ID ${r.user_id}`}>
-          <span>{maskEmail(r.user_email)}</span>
+          <span>
+            <Clip max={150}>{maskEmail(r.user_email)}</Clip>
+          </span>
         </Tooltip>
       ),
     },
@@ -114,7 +117,9 @@ export default function UsagePage() {
       renderFormItem: () => <KeyPicker placeholder={t('usage.key_placeholder')} testId="filter-key" />,
       render: (_, r) => (
         <Tooltip title={`ID ${r.key_id}`}>
-          <span>{r.key_name || `#${r.key_id}`}</span>
+          <span>
+            <Clip max={110}>{r.key_name || `#${r.key_id}`}</Clip>
+          </span>
         </Tooltip>
       ),
     },
@@ -158,7 +163,7 @@ export default function UsagePage() {
         table={table}
         columns={columns}
         settingsKey="admin.usage"
-        hiddenColumns={['channel_name', 'cached_tokens', 'unit_price', 'cost_micros']}
+        hiddenColumns={['channel_name', 'cached_tokens', 'unit_price', 'cost_micros', 'margin_micros']}
         phoneColumns={['created_at', 'status_code', 'model', 'charged_micros']}
         rowKey="id"
         size="small"

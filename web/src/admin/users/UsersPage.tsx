@@ -3,6 +3,7 @@ import { PageContainer, type ProColumns } from '@ant-design/pro-components';
 import { App, Button, Space, Tag, Tooltip, Typography } from 'antd';
 import { useCallback, useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import { Clip } from '../../components/Clip';
 import { adminKeys, fetchUsers, useUpdateUser, type UserFilters } from '../../api/admin';
 import { errorLine } from '../../api/errors';
 import type { AdminUser } from '../../api/types';
@@ -63,7 +64,7 @@ export default function UsersPage() {
       formItemProps: { label: t('users.search_label') },
       render: (_, u) => (
         <Typography.Link onClick={() => setDetail(u.id)} data-testid={`user-open-${u.id}`}>
-          {maskEmail(u.email)}
+          <Clip max={220}>{maskEmail(u.email)}</Clip>
         </Typography.Link>
       ),
     },
