@@ -162,9 +162,9 @@ describe('admin lists at 1280×800', () => {
     await openList(s, '/admin/usage/records');
     const h = await headers(s.page);
     const at = (title: string) => h.indexOf(title);
-    for (const title of ['时间', '状态', '耗时', '用户', '密钥', '模型']) expect(at(title), `${title} in ${h.join('|')}`).toBeGreaterThan(-1);
+    for (const title of ['时间', '状态', '延迟', '用户', '密钥', '模型']) expect(at(title), `${title} in ${h.join('|')}`).toBeGreaterThan(-1);
     expect(at('状态')).toBeLessThan(at('模型'));
-    expect(at('耗时')).toBeLessThan(at('模型'));
+    expect(at('延迟')).toBeLessThan(at('模型'));
     expect(at('用户')).toBeLessThan(at('模型'));
     // A failed call: the catalog's sentence in Chinese, the server's English words as the detail.
     await s.page.getByTestId('usage-status-error').first().hover();
