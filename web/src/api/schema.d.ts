@@ -859,6 +859,8 @@ export interface paths {
                     content: {
                         "application/json": {
                             items: {
+                                cache_write_micros_per_1m: number | null;
+                                cache_write_usd_per_1m: string | null;
                                 cached_input_micros_per_1m: number | null;
                                 cached_input_usd_per_1m: string | null;
                                 input_micros_per_1m: number;
@@ -906,7 +908,9 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        /** @description USD per 1M cached prompt tokens; null = same as input */
+                        /** @description USD per 1M prompt tokens written to the upstream cache (Anthropic's cache writes); null = same as input */
+                        cache_write?: string | number | null;
+                        /** @description USD per 1M prompt tokens read from the upstream cache; null = same as input */
                         cached_input?: string | number | null;
                         /** @description USD per 1M prompt tokens */
                         input: string | number;
@@ -925,6 +929,8 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            cache_write_micros_per_1m: number | null;
+                            cache_write_usd_per_1m: string | null;
                             cached_input_micros_per_1m: number | null;
                             cached_input_usd_per_1m: string | null;
                             input_micros_per_1m: number;
@@ -1013,6 +1019,8 @@ export interface paths {
                             items: {
                                 arrears_micros: number;
                                 attempts: number;
+                                cache_write_price_micros_per_1m: number | null;
+                                cache_write_tokens: number;
                                 cached_input_price_micros_per_1m: number;
                                 cached_tokens: number;
                                 channel_id: number | null;
@@ -1035,6 +1043,7 @@ export interface paths {
                                 multiplier_ppm: number;
                                 output_price_micros_per_1m: number;
                                 prompt_tokens: number;
+                                reasoning_tokens: number;
                                 request_id: string;
                                 request_price_micros: number;
                                 status_code: number;
@@ -1090,6 +1099,8 @@ export interface paths {
                         "application/json": {
                             arrears_micros: number;
                             attempts: number;
+                            cache_write_price_micros_per_1m: number | null;
+                            cache_write_tokens: number;
                             cached_input_price_micros_per_1m: number;
                             cached_tokens: number;
                             channel_id: number | null;
@@ -1112,6 +1123,7 @@ export interface paths {
                             multiplier_ppm: number;
                             output_price_micros_per_1m: number;
                             prompt_tokens: number;
+                            reasoning_tokens: number;
                             request_id: string;
                             request_price_micros: number;
                             status_code: number;
@@ -2066,6 +2078,8 @@ export interface paths {
                             items: {
                                 arrears_micros: number;
                                 attempts: number;
+                                cache_write_price_micros_per_1m: number | null;
+                                cache_write_tokens: number;
                                 cached_input_price_micros_per_1m: number;
                                 cached_tokens: number;
                                 charged_micros: number;
@@ -2084,6 +2098,7 @@ export interface paths {
                                 multiplier_ppm: number;
                                 output_price_micros_per_1m: number;
                                 prompt_tokens: number;
+                                reasoning_tokens: number;
                                 request_id: string;
                                 request_price_micros: number;
                                 status_code: number;
