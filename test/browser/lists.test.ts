@@ -168,7 +168,7 @@ describe('admin lists at 1280×800', () => {
     expect(at('用户')).toBeLessThan(at('模型'));
     // A failed call: the catalog's sentence in Chinese, the server's English words as the detail.
     await s.page.getByTestId('usage-status-error').first().hover();
-    const tip = s.page.locator('.ant-tooltip:not(.ant-tooltip-hidden)').filter({ hasText: '上游服务不可用' });
+    const tip = s.page.locator('.ant-tooltip:not(.ant-tooltip-hidden)').filter({ hasText: '上游服务暂不可用' });
     await tip.waitFor();
     expect(await tip.innerText()).toContain('ECONNREFUSED');
     // Expanded, the whole error wraps inside the screen.
@@ -176,7 +176,7 @@ describe('admin lists at 1280×800', () => {
     await failed.locator('.ant-table-row-expand-icon').click();
     const detail = s.page.locator('.ant-table-expanded-row').filter({ hasText: 'ECONNREFUSED' });
     await detail.waitFor();
-    await detail.getByText('上游服务不可用。').waitFor();
+    await detail.getByText('上游服务暂不可用。').waitFor();
     expect(await horizontalOverflow(s.page)).toBeLessThanOrEqual(0);
     await shot(s, 'lists-usage-error');
 
