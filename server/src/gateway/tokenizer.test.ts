@@ -1,6 +1,7 @@
 import { countTokens } from 'gpt-tokenizer';
 import { describe, expect, it } from 'vitest';
-import { countCompletionTokens, countTextTokens, TokenTally, tokenizerMemoryChars } from './tokenizer.js';
+import o200kModule from 'gpt-tokenizer/bpeRanks/o200k_base';
+import { countCompletionTokens, countTextTokens, readRanks, TokenTally, tokenizerMemoryChars } from './tokenizer.js';
 
 const ANY_TEXT = { disallowedSpecial: new Set<string>() };
 const whole = (t: string) => countTokens(t, ANY_TEXT);
@@ -16,6 +17,21 @@ function randomText(chars: number, seed: number): string {
   }
   return s;
 }
+
+describe('the o200k table', () => {
+  it('read from the data file is the table gpt-tokenizer ships as a module, entry by entry', () => {
+    const ranks = readRanks('o200k_base');
+    expect(ranks.length).toBe(o200kModule.length);
+    let differ = 0;
+    for (let i = 0; i < ranks.length; i++) {
+      const a = ranks[i];
+      const b = o200kModule[i];
+      if (typeof a === 'string' ? a !== b : typeof b === 'string' || a === undefined || b === undefined || a.join() !== b.join()) differ++;
+    }
+    expect(differ).toBe(0);
+    expect(ranks.filter((t) => typeof t !== 'string').length).toBeGreaterThan(100); // byte-pieces kept as bytes
+  });
+});
 
 describe('counting long completions', () => {
   it('counts a text fed in any pieces exactly as the whole text', () => {

@@ -1,21 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-
-// gpt-tokenizer builds its o200k tables when loaded: the largest part of the server's start-up.
-// It is loaded on first use, synchronously (its CommonJS build), or earlier by warmTokenizer(),
-// which the server calls once it is listening; counts are the same either way.
-let tokenizer: typeof import('gpt-tokenizer') | null = null;
-function loadTokenizer(): typeof import('gpt-tokenizer') {
-  if (tokenizer) return tokenizer;
-  tokenizer = createRequire(import.meta.url)('gpt-tokenizer') as typeof import('gpt-tokenizer');
-  tokenizer.setMergeCacheSize(MERGE_CACHE_ENTRIES);
-  return tokenizer;
-}
-const countTokens: typeof import('gpt-tokenizer').countTokens = (text, opts) => loadTokenizer().countTokens(text, opts);
-
-/** Load the tokenizer now (off the start-up path: the server calls this after it is listening). */
-export function warmTokenizer(): void {
-  loadTokenizer();
-}
+import { GptEncoding } from 'gpt-tokenizer/GptEncoding';
 
 /**
  * Local token counting (o200k_base): the estimate behind a hold, and the usage of a call whose
@@ -43,13 +28,66 @@ const MERGE_CACHE_ENTRIES = 20_000;
 const MERGE_CACHE_MAX_CHARS = 2 * 1024 * 1024;
 let mergeCacheChars = 0;
 
+/**
+ * The o200k ranks are read from gpt-tokenizer's own `.tiktoken` data file, not imported: its 2.4 MB
+ * JavaScript module of 200,000 string literals costs ~10 MB more resident memory once compiled than
+ * the same table parsed from text. It is built on the first count, or earlier by warmTokenizer(),
+ * which the server calls once it is listening; a process that never counts (the CLI) pays nothing.
+ * The table is the one the module holds (a test compares them entry by entry).
+ */
+let encoding: GptEncoding | undefined;
+function o200k(): GptEncoding {
+  if (!encoding) {
+    encoding = GptEncoding.getEncodingApi('o200k_base', () => readRanks('o200k_base'));
+    encoding.setMergeCacheSize(MERGE_CACHE_ENTRIES);
+  }
+  return encoding;
+}
+
+/** Build the tokenizer now (off the start-up path: the server calls this after it is listening). */
+export function warmTokenizer(): void {
+  o200k();
+}
+
+/**
+ * A `.tiktoken` file (base64 bytes, space, rank per line) in gpt-tokenizer's form: a token whose
+ * bytes are UTF-8 that decodes and encodes back unchanged is a string, any other (a piece of a
+ * character, a byte-order mark) a byte array.
+ */
+export function readRanks(name: string): (string | number[])[] {
+  const text = readFileSync(createRequire(import.meta.url).resolve(`gpt-tokenizer/data/${name}.tiktoken`), 'latin1');
+  const strict = new TextDecoder('utf-8', { fatal: true });
+  const encoder = new TextEncoder();
+  const ranks: (string | number[])[] = [];
+  for (let start = 0; start < text.length; ) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const space = text.indexOf(' ', start);
+    if (space > start && space < end) {
+      const bytes = Buffer.from(text.slice(start, space), 'base64');
+      let token: string | number[];
+      try {
+        token = strict.decode(bytes);
+        if (!bytes.equals(encoder.encode(token))) token = [...bytes];
+      } catch {
+        token = [...bytes];
+      }
+      ranks[Number(text.slice(space + 1, end))] = token;
+    }
+    start = end + 1;
+  }
+  return ranks;
+}
+
+const countTokens = (text: string) => o200k().countTokens(text, ANY_TEXT);
+
 function count(text: string): number {
   mergeCacheChars += text.length;
   if (mergeCacheChars > MERGE_CACHE_MAX_CHARS) {
-    tokenizer?.clearMergeCache();
+    encoding?.clearMergeCache();
     mergeCacheChars = text.length;
   }
-  return hasLongRun(text) ? countSliced(text) : countTokens(text, ANY_TEXT);
+  return hasLongRun(text) ? countSliced(text) : countTokens(text);
 }
 
 /**
@@ -100,17 +138,17 @@ function countSliced(text: string): number {
   for (const m of text.matchAll(O200K_SPLIT)) {
     const piece = m[0];
     if (piece.length <= PIECE_MAX) continue;
-    if (m.index > from) n += countTokens(text.slice(from, m.index), ANY_TEXT);
+    if (m.index > from) n += countTokens(text.slice(from, m.index));
     for (let i = 0; i < piece.length; ) {
       let j = Math.min(piece.length, i + PIECE_MAX);
       const c = piece.charCodeAt(j - 1);
       if (j < piece.length && c >= 0xd800 && c <= 0xdbff) j--;
-      n += countTokens(piece.slice(i, j), ANY_TEXT);
+      n += countTokens(piece.slice(i, j));
       i = j;
     }
     from = m.index + piece.length;
   }
-  if (from < text.length) n += countTokens(text.slice(from), ANY_TEXT);
+  if (from < text.length) n += countTokens(text.slice(from));
   return n;
 }
 
