@@ -54,6 +54,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const log = opts.log ?? createLogger(config.logLevel);
   const db = openDatabase(config.databaseUrl, {
     poolSize: config.dbPoolSize,
+    sqliteCacheMb: config.sqliteCacheMb,
     onConnectionError: (err) => log.warn({ err: err.message }, 'database connection lost; it is replaced on the next query'),
   });
   let redis: RedisLink | null = null;

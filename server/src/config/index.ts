@@ -18,6 +18,8 @@ const ConfigSchema = z.object({
   role: z.enum(['all', 'gateway', 'api', 'worker']).default('all'),
   databaseUrl: z.string().min(1).default('sqlite:./data/tollgate.db'),
   dbPoolSize: intFromEnv(1, 500).default(20),
+  /** SQLite's page cache per connection, in MB: hot pages (keys, wallets, holds) fit many times over. */
+  sqliteCacheMb: intFromEnv(1, 4096).default(16),
   dataDir: z.string().min(1).default('./data'),
   redisUrl: z.string().optional(),
   /** Put before every Redis key and pub/sub channel name, so several deployments can share one Redis. */
@@ -83,6 +85,7 @@ const ENV_MAP: Record<string, string> = {
   TOLLGATE_ROLE: 'role',
   DATABASE_URL: 'databaseUrl',
   DB_POOL_SIZE: 'dbPoolSize',
+  SQLITE_CACHE_MB: 'sqliteCacheMb',
   TOLLGATE_DATA_DIR: 'dataDir',
   REDIS_URL: 'redisUrl',
   REDIS_PREFIX: 'redisPrefix',

@@ -42,6 +42,8 @@ const driver = {
 
 export interface OpenOptions {
   poolSize?: number;
+  /** SQLite's page cache in MB (default 16). */
+  sqliteCacheMb?: number;
   /** Told about connections lost outside a query (PostgreSQL, MySQL); they are replaced on demand. */
   onConnectionError?: (err: Error) => void;
   /** SQLite: checkpoint the WAL from a worker thread (a server). A short CLI command lets SQLite do it. */
@@ -61,7 +63,9 @@ export function openDatabase(url: string, opts: OpenOptions = {}): Db {
     raw.pragma('synchronous = NORMAL');
     raw.pragma('busy_timeout = 5000');
     raw.pragma('foreign_keys = ON');
-    raw.pragma('cache_size = -65536');
+    // The page cache is resident memory that only grows with the database (to the limit); the
+    // working set of the hot path is a few MB, so 16 MB by default (SQLITE_CACHE_MB).
+    raw.pragma(`cache_size = ${-1024 * Math.max(1, Math.floor(opts.sqliteCacheMb ?? 16))}`);
     // Checkpoints run in a worker thread (see sqlite-checkpointer.ts), never inside our commits.
     const checkpointer = path === ':memory:' || opts.checkpointer === false ? null : startCheckpointer(path);
     if (checkpointer) raw.pragma('wal_autocheckpoint = 0');
