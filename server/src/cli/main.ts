@@ -94,6 +94,17 @@ program
     await withContext(async (ctx) => emit(o, `database is up to date (${ctx.db.dialect})`, { ok: true, dialect: ctx.db.dialect }));
   });
 
+program
+  .command('backup')
+  .description('Copy the SQLite database to FILE while servers run (online backup); PostgreSQL/MySQL: pg_dump / mysqldump')
+  .requiredOption('--to <file>', 'the copy to write (must not exist yet)')
+  .option('--json', 'print JSON')
+  .action(async (o: { to: string; json: boolean }) => {
+    const { backupDatabase } = await import('./backup.js');
+    const r = await backupDatabase(config!.loadConfig(), o.to);
+    emit(o, `backed up ${r.from} to ${r.file} (${r.bytes} bytes in ${r.ms} ms)`, { ok: true, ...r });
+  });
+
 // ---- channels ----
 const channel = program.command('channel').description('Upstream channels');
 channel
