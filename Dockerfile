@@ -2,8 +2,7 @@
 # Run (embedded SQLite, data in a volume):
 #   docker run -p 3000:3000 -v tollgate-data:/app/data tollgate
 # The scaled shape (two processes, nginx, PostgreSQL, Redis): docker-compose.yml.
-# Not built in CI (there is no container runtime there); test/integration/deploy.test.ts runs
-# the same build and start steps in a clean directory instead.
+# Not built or run anywhere yet: there is no container runtime on the project's machines.
 
 # ---- build: all dependencies, compile the server/CLI (dist/) and the web console (web/dist) ----
 FROM node:24-bookworm-slim AS build
