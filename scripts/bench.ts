@@ -5,7 +5,10 @@
  * database in DATABASE_URL), seeds a channel, a price, a user with a large balance and a key, then
  * drives load from a third process (wrk, or autocannon when wrk is missing):
  *   - non-streaming and streaming chat completions at 32 and 256 connections (req/s, p50, p99);
- *   - added latency: one connection, Tollgate vs the upstream called directly, in the same run.
+ *   - the same loads against a bare relay (scripts/bench-bare-relay.mjs: Fastify + undici.request, no
+ *     auth, no billing, no logging), alternately with Tollgate, and Tollgate's ratio to it;
+ *   - added latency: one connection, Tollgate and the bare relay vs the upstream called directly;
+ *   - every figure BENCH_RUNS times, printed as median [min–max].
  * At the end it checks the books: every bucket equals the sum of its ledger entries, no hold is
  * left open, and the number of usage records matches the requests served.
  *
@@ -15,11 +18,11 @@
  *
  * Options (env): BENCH_SECONDS (default 8), BENCH_CONNECTIONS ("32,256"), DATABASE_URL, REDIS_URL,
  * BENCH_SKIP_LISTS=1, BENCH_ROWS (records seeded for the list bench), BENCH_SKIP_STARTUP=1,
- * BENCH_STARTUP_RUNS (default 7).
+ * BENCH_STARTUP_RUNS (default 7), BENCH_RUNS (default 3).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { loadConfig } from '../server/src/config/index.js';
@@ -33,6 +36,7 @@ import { ledgerSums } from '../server/src/billing/wallets.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? '32,256').split(',').map(Number);
+const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
 const ROOT = new URL('../', import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
 const children: ChildProcess[] = [];
@@ -148,29 +152,75 @@ async function main() {
   await load(`${base}/v1/chat/completions`, key, chat, 8, 2);
   await load(`${base}/v1/chat/completions`, key, chatStream, 8, 2);
 
-  console.log(`\nTollgate gateway benchmark — ${ctx.db.dialect}${process.env.REDIS_URL ? ' + Redis' : ''}, billing and logging on, ${SECONDS}s per run, load by ${haveWrk ? 'wrk' : 'autocannon'}`);
-  console.log('(fake upstream, Tollgate and the load generator share this machine\'s cores)\n');
-  const rows: string[][] = [['scenario', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors']];
+  const bare = await startProcess(['scripts/bench-bare-relay.mjs', '--upstream', upstreamUrl], {}, /"url":"([^"]+)"/, join(work, 'bare.log'));
+  const bareBase = bare.match[1]!;
+  await load(`${bareBase}/v1/chat/completions`, 'none', chat, 8, 2);
+  await load(`${bareBase}/v1/chat/completions`, 'none', chatStream, 8, 2);
+
+  const load1 = loadAverage();
+  console.log(`\nTollgate gateway benchmark — ${ctx.db.dialect}${process.env.REDIS_URL ? ' + Redis' : ''}, billing and logging on, ${SECONDS}s per run, ${RUNS} runs, load by ${haveWrk ? 'wrk' : 'autocannon'}`);
+  console.log(`(fake upstream, bare relay, Tollgate and the load generator share this machine's ${cpus().length} cores; load average ${load1} at start)`);
+  console.log('"bare relay" = Fastify + undici.request, no auth/billing/logging (scripts/bench-bare-relay.mjs), measured alternately with Tollgate in each run.');
+  console.log('Figures: median [min–max] over the runs; ratio = Tollgate req/s ÷ bare relay req/s, per run.\n');
   let served = 0;
-  for (const [label, body] of [['chat, non-streaming', chat], ['chat, streaming', chatStream]] as const) {
-    for (const c of CONNECTIONS) {
-      const r = await load(`${base}/v1/chat/completions`, key, body, c, SECONDS);
-      served += r.requests - r.non2xx - r.errors;
-      rows.push([label, String(c), fmt(r.rps), fmt(r.p50, 2), fmt(r.p99, 2), String(r.non2xx), String(r.errors)]);
+  const scenarios = [['chat, non-streaming', chat], ['chat, streaming', chatStream]] as const;
+  const thr = new Map<string, { bare: LoadResult[]; via: LoadResult[] }>();
+  const lats = new Map<string, { direct: LoadResult[]; bare: LoadResult[]; via: LoadResult[] }>();
+  for (let run = 0; run < RUNS; run++) {
+    for (const [label, body] of scenarios) {
+      for (const c of CONNECTIONS) {
+        const k = `${label}\t${c}`;
+        const e = thr.get(k) ?? { bare: [], via: [] };
+        thr.set(k, e);
+        e.bare.push(await load(`${bareBase}/v1/chat/completions`, 'none', body, c, SECONDS));
+        const r = await load(`${base}/v1/chat/completions`, key, body, c, SECONDS);
+        served += r.requests - r.non2xx - r.errors;
+        e.via.push(r);
+      }
     }
+    // Added latency: one connection, sequential requests, upstream direct vs bare relay vs Tollgate.
+    for (const [label, body] of [['non-streaming', chat], ['streaming', chatStream]] as const) {
+      const e = lats.get(label) ?? { direct: [], bare: [], via: [] };
+      lats.set(label, e);
+      const secs = Math.max(3, SECONDS / 2);
+      e.direct.push(await load(`${upstreamUrl}/chat/completions`, 'sk-bench-upstream', body, 1, secs));
+      e.bare.push(await load(`${bareBase}/v1/chat/completions`, 'none', body, 1, secs));
+      const via = await load(`${base}/v1/chat/completions`, key, body, 1, secs);
+      served += via.requests - via.non2xx - via.errors;
+      e.via.push(via);
+    }
+  }
+  const rows: string[][] = [['scenario', 'conns', 'bare req/s', 'Tollgate req/s', 'ratio', 'p50 ms', 'p99 ms', 'non-2xx', 'errors']];
+  for (const [k, e] of thr) {
+    const [label, c] = k.split('\t') as [string, string];
+    rows.push([
+      label,
+      c,
+      spread(e.bare.map((r) => r.rps)),
+      spread(e.via.map((r) => r.rps)),
+      spread(e.via.map((r, i) => r.rps / e.bare[i]!.rps), 2),
+      spread(e.via.map((r) => r.p50), 2),
+      spread(e.via.map((r) => r.p99), 2),
+      String(e.via.reduce((a, r) => a + r.non2xx, 0)),
+      String(e.via.reduce((a, r) => a + r.errors, 0)),
+    ]);
   }
   printTable(rows);
 
-  // Added latency: one connection, sequential, Tollgate vs the upstream directly, same run.
-  console.log('\nAdded latency (1 connection, sequential requests):');
-  const lat: string[][] = [['scenario', 'direct p50', 'via Tollgate p50', 'added p50', 'direct p99', 'via Tollgate p99', 'added p99']];
-  for (const [label, body] of [['non-streaming', chat], ['streaming', chatStream]] as const) {
-    const direct = await load(`${upstreamUrl}/chat/completions`, 'sk-bench-upstream', body, 1, Math.max(3, SECONDS / 2));
-    const via = await load(`${base}/v1/chat/completions`, key, body, 1, Math.max(3, SECONDS / 2));
-    served += via.requests - via.non2xx - via.errors;
-    lat.push([label, fmt(direct.p50, 3), fmt(via.p50, 3), fmt(via.p50 - direct.p50, 3), fmt(direct.p99, 3), fmt(via.p99, 3), fmt(via.p99 - direct.p99, 3)]);
+  console.log('\nAdded latency over the upstream called directly (1 connection, sequential requests), ms:');
+  const lat: string[][] = [['scenario', 'direct p50', 'bare relay added p50', 'Tollgate added p50', 'Tollgate added p99']];
+  for (const [label, e] of lats) {
+    lat.push([
+      label,
+      spread(e.direct.map((r) => r.p50), 3),
+      spread(e.bare.map((r, i) => r.p50 - e.direct[i]!.p50), 3),
+      spread(e.via.map((r, i) => r.p50 - e.direct[i]!.p50), 3),
+      spread(e.via.map((r, i) => r.p99 - e.direct[i]!.p99), 3),
+    ]);
   }
   printTable(lat);
+  console.log(`load average ${load1} at start, ${loadAverage()} at end`);
+  bare.proc.kill('SIGTERM');
 
   srv.proc.kill('SIGTERM');
   await once(srv.proc, 'exit');
@@ -198,6 +248,22 @@ async function main() {
     const r = spawnSync(process.execPath, ['bin/run-ts.mjs', 'scripts/bench-lists.ts'], { cwd: ROOT, stdio: 'inherit', env: process.env });
     if (r.status !== 0) process.exit(r.status ?? 1);
   }
+}
+
+function median(xs: number[]) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** "median [min–max]" of the runs, or the one figure when there was one run. */
+function spread(xs: number[], d = 0) {
+  if (xs.length === 1) return fmt(xs[0]!, d);
+  return `${fmt(median(xs), d)} [${fmt(Math.min(...xs), d)}–${fmt(Math.max(...xs), d)}]`;
+}
+
+function loadAverage() {
+  return loadavg().map((l) => l.toFixed(2)).join(' ');
 }
 
 function printTable(rows: string[][]) {
