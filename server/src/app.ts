@@ -211,7 +211,8 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
   app.setNotFoundHandler(async (req, reply) => {
     if (req.url.startsWith('/v1')) {
       const e = new AppError('not_found', `Invalid URL (${req.method} ${req.url.split('?')[0]})`);
-      return reply.code(404).send(gatewayErrorBody(req, e));
+      if (serveGateway) await ctx.relay.refusedRoute(req, e);
+      return reply.code(404).header('x-request-id', req.id).send(gatewayErrorBody(req, e));
     }
     if (req.url.startsWith('/api')) return reply.code(404).send(apiErrorBody(new AppError('not_found', `No such endpoint: ${req.method} ${req.url.split('?')[0]}`)));
     // A built file that does not exist (an old chunk asked for by a tab opened before an upgrade)

@@ -32,6 +32,8 @@ export const ERROR_STATUS = {
   conflict: 409,
   already_exists: 409,
   idempotency_conflict: 409,
+  key_revoked: 409,
+  own_account: 409,
   // load
   rate_limited: 429,
   // upstream

@@ -23,11 +23,13 @@ let expiringAt: number;
 
 const TABLES = ['users', 'wallets', 'api_keys', 'channels', 'model_prices', 'groups', 'holds', 'ledger_entries', 'usage_records', 'auth_accounts'] as const;
 
-/** Everything a refused request must not change. */
+/** Everything a refused request must not change (it may add its own usage record: see `refusals`). */
 async function snapshot() {
   const counts: Record<string, number> = {};
   for (const t of TABLES) {
-    const r = await db().selectFrom(t as 'holds').select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
+    let q = db().selectFrom(t as 'holds').select((eb) => eb.fn.countAll().as('n'));
+    if (t === 'usage_records') q = q.where(sql<number>`attempts`, '>', 0);
+    const r = await q.executeTakeFirst();
     counts[t] = Number(r?.n ?? 0);
   }
   const money = await db()
@@ -43,6 +45,21 @@ async function snapshot() {
   const prices = await db().selectFrom('model_prices').select(['model', 'input_price', 'output_price']).orderBy('model').execute();
   const users = await db().selectFrom('users').select(['id', 'email', 'status', 'role']).orderBy('id').execute();
   return JSON.parse(JSON.stringify({ counts, money: { cash: Number(money.cash), pending: Number(money.pending), arrears: Number(money.arrears) }, keyState, channels, prices, users }));
+}
+
+/**
+ * The records of refused calls (never forwarded: no attempt), oldest first: a refused call with a
+ * valid key is recorded with its status and error code, and costs nothing.
+ */
+async function refusals() {
+  const rows = await db()
+    .selectFrom('usage_records')
+    .select(['endpoint', 'model', 'status_code', 'error_code', 'charged_micros', 'cost_micros', 'arrears_micros', 'key_id', 'request_id'])
+    .where('attempts', '=', 0)
+    .orderBy('id')
+    .execute();
+  for (const r of rows) expect([Number(r.charged_micros), Number(r.cost_micros), Number(r.arrears_micros)]).toEqual([0, 0, 0]);
+  return rows.map((r) => `${r.status_code} ${r.error_code} ${r.endpoint} ${r.model}`);
 }
 
 async function gw(path: string, init: { key?: string | null; body?: unknown; raw?: string; method?: string; headers?: Record<string, string> } = {}) {
@@ -115,6 +132,7 @@ describe('the gateway refuses bad calls and changes nothing', () => {
   it('authentication: no key, malformed, unknown, revoked, disabled, expired, disabled user', async () => {
     await new Promise((r) => setTimeout(r, Math.max(0, expiringAt - Date.now() + 20)));
     const before = await snapshot();
+    const recorded = await refusals();
     const upstreamBefore = up.requests.length;
     expectOpenAiError(await gw('/v1/chat/completions', { key: null, body: chat() }), 401, 'unauthenticated');
     expectOpenAiError(await gw('/v1/models', { key: null }), 401, 'unauthenticated');
@@ -133,10 +151,16 @@ describe('the gateway refuses bad calls and changes nothing', () => {
     expectOpenAiError(await gw('/v1/chat/completions', { key: keys.expiring, body: chat() }), 401, 'key_expired');
     expect(up.requests.length).toBe(upstreamBefore);
     expect(await snapshot()).toEqual(before);
+    // Without a valid key there is nobody to show a record to: counted and logged only.
+    expect(await refusals()).toEqual(recorded);
+    const metrics = await (await fetch(srv.url + '/metrics')).text();
+    expect(metrics).toMatch(/tollgate_gateway_refusals_total\{reason="invalid_api_key",status="401"\} [1-9]/);
+    expect(metrics).toMatch(/tollgate_gateway_refusals_total\{reason="unauthenticated",status="401"\} [1-9]/);
   });
 
   it('body shape: invalid JSON, not an object, missing/invalid fields (with param)', async () => {
     const before = await snapshot();
+    const recorded = await refusals();
     const upstreamBefore = up.requests.length;
     expectOpenAiError(await gw('/v1/chat/completions', { raw: '{"model": "gpt-4o-mini", ' }), 400, 'invalid_json');
     expectOpenAiError(await gw('/v1/chat/completions', { raw: "{'model': 'x'}" }), 400, 'invalid_json');
@@ -189,32 +213,44 @@ describe('the gateway refuses bad calls and changes nothing', () => {
     }
     expect(up.requests.length).toBe(upstreamBefore);
     expect(await snapshot()).toEqual(before);
+    expect(await refusals()).toEqual(recorded);
   });
 
-  it('models: unknown (404), not allowed for the key (403)', async () => {
+  it('models: unknown (404), not allowed for the key (403), each on the record of its key', async () => {
     const before = await snapshot();
+    const recorded = await refusals();
     expectOpenAiError(await gw('/v1/chat/completions', { body: chat({ model: 'no-such-model' }) }), 404, 'model_not_found', 'model');
     expectOpenAiError(await gw('/v1/embeddings', { body: { model: 'no-such-embedder', input: 'x' } }), 404, 'model_not_found', 'model');
     expectOpenAiError(await gw('/v1/models/no-such-model'), 404, 'model_not_found', 'model');
     expectOpenAiError(await gw('/v1/chat/completions', { key: keys.models, body: chat({ model: 'gpt-4o' }) }), 403, 'model_not_allowed', 'model');
     expectOpenAiError(await gw('/v1/models/gpt-4o', { key: keys.models }), 404, 'model_not_found', 'model');
     expect(await snapshot()).toEqual(before);
+    expect((await refusals()).slice(recorded.length)).toEqual([
+      '404 model_not_found chat.completions no-such-model',
+      '404 model_not_found embeddings no-such-embedder',
+      '404 model_not_found models no-such-model',
+      '403 model_not_allowed chat.completions gpt-4o',
+      '404 model_not_found models gpt-4o',
+    ]);
   });
 
   it('IP allow-list: a key limited to 10.0.0.0/8 is refused from 127.0.0.1 (403)', async () => {
     const before = await snapshot();
+    const recorded = await refusals();
     const r = await gw('/v1/chat/completions', { key: keys.ips, body: chat() });
     expectOpenAiError(r, 403, 'ip_not_allowed');
     expect(r.json.error.message).toContain('127.0.0.1');
     // a spoofed X-Forwarded-For is not trusted without TRUST_PROXY
     expectOpenAiError(await gw('/v1/chat/completions', { key: keys.ips, body: chat(), headers: { 'x-forwarded-for': '10.1.2.3' } }), 403, 'ip_not_allowed');
     expect(await snapshot()).toEqual(before);
+    expect((await refusals()).slice(recorded.length)).toEqual(Array(2).fill('403 ip_not_allowed chat.completions gpt-4o-mini'));
   });
 
   it('rate limit: the third call within a minute on a 2 rpm key gets 429 with retry-after', async () => {
     expect((await gw('/v1/chat/completions', { key: keys.rpm, body: chat() })).status).toBe(200);
     expect((await gw('/v1/chat/completions', { key: keys.rpm, body: chat() })).status).toBe(200);
     const before = await snapshot();
+    const recorded = await refusals();
     const r = await gw('/v1/chat/completions', { key: keys.rpm, body: chat() });
     expectOpenAiError(r, 429, 'rate_limited');
     expect(r.json.error.type).toBe('rate_limit_error');
@@ -222,6 +258,7 @@ describe('the gateway refuses bad calls and changes nothing', () => {
     expect(retry).toBeGreaterThanOrEqual(1);
     expect(retry).toBeLessThanOrEqual(60);
     expect(await snapshot()).toEqual(before);
+    expect((await refusals()).slice(recorded.length)).toEqual(['429 rate_limited chat.completions gpt-4o-mini']);
     // other keys of the same user are not limited
     expect((await gw('/v1/chat/completions', { body: chat() })).status).toBe(200);
   });
@@ -237,11 +274,20 @@ describe('the gateway refuses bad calls and changes nothing', () => {
 
   it('unknown paths and methods get an OpenAI-shaped 404', async () => {
     const before = await snapshot();
+    const recorded = await refusals();
     expectOpenAiError(await gw('/v1/chat/complete', { body: chat() }), 404, 'not_found');
     expectOpenAiError(await gw('/v1/nothing-here'), 404, 'not_found');
     expectOpenAiError(await gw('/v1/chat/completions', { method: 'GET' }), 404, 'not_found');
     expectOpenAiError(await gw('/v1/chat/completions', { method: 'DELETE' }), 404, 'not_found');
+    expectOpenAiError(await gw('/v1/nothing-here', { key: null }), 404, 'not_found');
     expect(await snapshot()).toEqual(before);
+    // With the caller's (valid) key they are on its record; the last one had no key.
+    expect((await refusals()).slice(recorded.length)).toEqual([
+      '404 not_found chat.complete gpt-4o-mini',
+      '404 not_found nothing-here ',
+      '404 not_found chat.completions ',
+      '404 not_found chat.completions ',
+    ]);
   });
 
   it('leaves the books of the caller balanced', async () => {
@@ -374,7 +420,7 @@ describe('the admin API refuses bad requests and changes nothing', () => {
     expectApiError(await admin.post('/api/admin/keys/999999/revoke'), 404, 'not_found', 'id');
     expectApiError(await admin.delete('/api/admin/keys/abc'), 400, 'validation_failed', 'id');
     const revokedId = (await db().selectFrom('api_keys').select('id').where('status', '=', 'revoked').executeTakeFirstOrThrow()).id;
-    expectApiError(await admin.patch(`/api/admin/keys/${revokedId}`, { status: 'active' }), 409, 'conflict', 'status');
+    expectApiError(await admin.patch(`/api/admin/keys/${revokedId}`, { status: 'active' }), 409, 'key_revoked', 'status');
     expect(await snapshot()).toEqual(before);
   });
 

@@ -92,7 +92,9 @@ describe(`${CALLS} concurrent calls on one key`, () => {
       .select([(eb) => eb.fn.countAll().as('n'), (eb) => eb.fn.sum<number>('charged_micros').as('total')])
       .where('wallet_id', '=', u.wallet.id)
       .executeTakeFirstOrThrow();
-    expect(Number(spent.n)).toBe(t.ok); // refused calls leave no usage record
+    expect(Number(spent.n)).toBe(CALLS); // a refused call has its record too, at no cost
+    const refusedRecords = await db().selectFrom('usage_records').select((eb) => eb.fn.countAll().as('n')).where('wallet_id', '=', u.wallet.id).where('status_code', '=', 402).where('charged_micros', '=', 0).executeTakeFirstOrThrow();
+    expect(Number(refusedRecords.n)).toBe(t.refused);
     expect(Number(spent.total)).toBe(t.ok * cost);
     await expectBooksBalance(u.wallet.id);
   });

@@ -94,7 +94,7 @@ describe('console: scoping to the signed-in user', () => {
     const byOtherKey = await apiA.get(`/api/console/usage?key_id=${b.keyView.id}`);
     expect(byOtherKey.body).toMatchObject({ items: [], total: 0 });
     const totals = await apiA.get('/api/console/usage/totals');
-    expect(totals.body).toEqual({ calls: 3, prompt_tokens: 300, completion_tokens: 30, charged_micros: 63 });
+    expect(totals.body).toEqual({ calls: 3, failed_calls: 0, prompt_tokens: 300, completion_tokens: 30, charged_micros: 63 });
     const csv = await apiA.get('/api/console/usage/export.csv');
     const lines = (csv.body as string).replace(/^\uFEFF/, '').trim().split('\r\n');
     expect(lines).toHaveLength(4);
@@ -278,6 +278,8 @@ describe('console: models', () => {
         input_usd_per_1k: '0.0025',
         output_usd_per_1k: '0.01',
         multiplier: '1',
+        kind: 'chat',
+        available: true,
       },
       {
         model: 'gpt-4o-mini',
@@ -288,6 +290,8 @@ describe('console: models', () => {
         input_usd_per_1k: '0.00015',
         output_usd_per_1k: '0.0006',
         multiplier: '1',
+        kind: 'chat',
+        available: true,
       },
     ]);
   });
@@ -304,7 +308,35 @@ describe('console: models', () => {
       input_usd_per_1k: '0.000225',
       output_usd_per_1k: '0.0009',
       multiplier: '1.5',
+      kind: 'chat',
+      available: true,
     });
     await srv.ctx.db.kysely.updateTable('users').set({ group_name: 'default' }).where('id', '=', b.user.id).execute();
+  });
+
+  it('suggests a chat model that works: the one I used last, else one a healthy channel serves; never an embedding model', async () => {
+    // Alphabetically first, but served only by a channel whose health check failed; and an embedder.
+    const broken = await addChannel(srv.ctx, 'http://127.0.0.1:9', { models: ['a-broken-model'] });
+    await srv.ctx.db.kysely.updateTable('channels').set({ last_test_ok: 0 }).where('id', '=', broken.id).execute();
+    await addChannel(srv.ctx, up.url, { models: ['a-text-embedding'] });
+    await addPrice(srv.ctx, 'a-broken-model', { input: '1', output: '1' });
+    await addPrice(srv.ctx, 'a-text-embedding', { input: '0.02', output: '0' });
+    const c = await addUserWithKey(srv.ctx, { balanceUsd: '1', password: 'carol-password-1' });
+    const apiC = new ApiClient(srv.url);
+    await apiC.signIn(c.user.email, 'carol-password-1');
+    const first = await apiC.get('/api/console/models');
+    const offer = (m: string) => first.body.items.find((o: { model: string }) => o.model === m);
+    expect(offer('a-broken-model')).toMatchObject({ kind: 'chat', available: false });
+    expect(offer('a-text-embedding')).toMatchObject({ kind: 'embedding', available: true });
+    expect(first.body.default_model).toBe('gpt-4o');
+
+    // After a call with gpt-4o-mini, that is the one to start from.
+    const res = await fetch(srv.url + '/v1/chat/completions', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${c.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 }),
+    });
+    expect(res.status).toBe(200);
+    expect((await apiC.get('/api/console/models')).body.default_model).toBe('gpt-4o-mini');
   });
 });

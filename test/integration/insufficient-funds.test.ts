@@ -1,5 +1,6 @@
 // Running out of money: HTTP 402 in OpenAI's shape (the SDK raises APIError with status 402),
-// nothing charged for a refused call, key quotas, and arrears that block until paid.
+// nothing charged for a refused call (which is on the record, at no cost), key quotas, and
+// arrears that block until paid.
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeUpstream, type FakeUpstream } from '../support/fake-upstream.js';
@@ -34,13 +35,13 @@ async function refusedWith(p: Promise<unknown>, status: number, code: string): P
   return e;
 }
 
-/** The refused request left no trace: no hold, no usage record, no ledger entry. */
+/** The refused request moved no money (no hold, no ledger entry) and is on the record with its status and code, at no cost. */
 async function expectUntouched(e: ApiErr) {
   const rid = e.headers?.get('x-request-id');
   expect(rid).toMatch(/^req_/);
   expect(await countRows(db(), 'holds', { col: 'request_id', val: rid })).toBe(0);
   const { usage, entries } = await chargeOf(db(), rid!);
-  expect(usage).toBeUndefined();
+  expect(usage).toMatchObject({ status_code: e.status, error_code: e.code, charged_micros: 0, cost_micros: 0, arrears_micros: 0, attempts: 0 });
   expect(entries).toHaveLength(0);
 }
 
@@ -88,7 +89,7 @@ describe('insufficient funds', () => {
     expect(w.cash_micros).toBe(balance - 2 * cost);
     expect(w.pending_micros).toBe(0);
     expect(await countRows(db(), 'ledger_entries', { col: 'wallet_id', val: u.wallet.id })).toBe(entries);
-    expect(await countRows(db(), 'usage_records', { col: 'user_id', val: u.user.id })).toBe(records);
+    expect(await countRows(db(), 'usage_records', { col: 'user_id', val: u.user.id })).toBe(records + 3);
     // the upstream never saw the refused calls
     expect(up.requests.filter((r) => r.headers.authorization?.startsWith('Bearer sk-upstream')).length).toBeGreaterThanOrEqual(2);
     expect(await bookProblems(db(), u.wallet.id)).toEqual([]);

@@ -710,7 +710,12 @@ async function audit(phase: string): Promise<{ problems: string[]; expected: Exp
     const entries = reqLedger.get(o.rid) ?? [];
     if (holds.length > 1) p(`${tag}: ${holds.length} holds`);
     if (o.result === 'refused') {
-      if (records.length || holds.length || entries.length) p(`${tag}: refused (${o.code}) but left ${records.length} usage records, ${holds.length} holds, ${entries.length} ledger entries`);
+      // A refusal is on the record (status and code, at no cost), and moved no money.
+      const rec = records[0];
+      if (records.length !== 1 || holds.length || entries.length) p(`${tag}: refused (${o.code}) but left ${records.length} usage records (wanted one), ${holds.length} holds, ${entries.length} ledger entries`);
+      else if (Number(rec!.status_code) !== o.status || rec!.error_code !== o.code || Number(rec!.charged_micros) !== 0 || Number(rec!.arrears_micros) !== 0) {
+        p(`${tag}: refused (${o.status} ${o.code}) but recorded as ${rec!.status_code} ${rec!.error_code}, charged ${rec!.charged_micros} + ${rec!.arrears_micros}`);
+      }
       if (o.code === 'key_quota_exceeded' && key.quota === null) p(`${tag}: key_quota_exceeded on a key without quota`);
       continue;
     }
@@ -802,15 +807,22 @@ async function audit(phase: string): Promise<{ problems: string[]; expected: Exp
 
   // --- records and holds nobody asked for ---
   const strays = usageRows.filter((u) => !seen.has(u.request_id));
+  const unansweredRefusals = new Set<string>();
   if (strays.length > anonymous) p(`${strays.length} usage records of unknown requests, only ${anonymous} callers gave up unanswered`);
   for (const u of strays) {
     const h = holdBy.get(u.request_id)?.[0];
+    // A caller who hung up while its call was being refused: the refusal is on the record anyway.
+    if (!h && Number(u.attempts) === 0 && Number(u.status_code) === 402 && Number(u.charged_micros) === 0 && Number(u.arrears_micros) === 0 && !reqLedger.has(u.request_id)) {
+      unansweredRefusals.add(u.request_id);
+      continue;
+    }
     if (Number(u.charged_micros) !== 0 || Number(u.arrears_micros) !== 0 || reqLedger.has(u.request_id) || Number(u.status_code) !== 499 || u.error_code !== 'client_closed') {
       p(`unanswered call ${u.request_id}: status ${u.status_code} ${u.error_code}, charged ${u.charged_micros} + ${u.arrears_micros}`);
     }
     if (!h || (h.status !== 'voided' && h.status !== 'expired')) p(`unanswered call ${u.request_id}: hold ${h?.status}`);
   }
-  count('unanswered callers recorded', strays.length);
+  count('unanswered callers recorded', strays.length - unansweredRefusals.size);
+  count('unanswered refusals recorded', unansweredRefusals.size);
   for (const h of holdRows) {
     if (!usageBy.has(h.request_id)) p(`hold ${h.id} (${h.request_id}, ${h.status}) has no usage record`);
     if (!['posted', 'voided', 'expired'].includes(h.status)) p(`hold ${h.id} (${h.request_id}) is ${h.status}`);
@@ -930,7 +942,10 @@ async function audit(phase: string): Promise<{ problems: string[]; expected: Exp
   }
   const pending = holdRows.filter((h) => h.status === 'pending').length;
   if (pending) p(`${pending} holds still pending`);
-  if (holdRows.length !== usageRows.length) p(`${holdRows.length} holds but ${usageRows.length} usage records`);
+  // every call that got past admission has one hold and one record; a refused one only its record
+  const refusedIds = new Set(callObs.filter((o) => o.result === 'refused').map((o) => o.rid));
+  const admitted = usageRows.filter((u) => !refusedIds.has(u.request_id) && !unansweredRefusals.has(u.request_id));
+  if (holdRows.length !== admitted.length) p(`${holdRows.length} holds but ${admitted.length} usage records of admitted calls`);
   return { problems: out, expected: { net, arrears: arrearsExpected, keyUsed }, stats };
 }
 

@@ -192,7 +192,7 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
       await assertMayActOn(ctx, req, req.params.id);
       if (req.body.role !== undefined && req.sessionUser?.role !== 'super_admin') throw new AppError('forbidden', 'Only a super-admin can change roles.', { path: 'role' });
       if (req.params.id === req.sessionUser?.id && (req.body.status === 'disabled' || (req.body.role && req.body.role !== req.sessionUser.role))) {
-        throw new AppError('conflict', 'You cannot disable yourself or change your own role.', { path: req.body.status ? 'status' : 'role' });
+        throw new AppError('own_account', 'You cannot disable yourself or change your own role.', { path: req.body.status ? 'status' : 'role' });
       }
       const { before, after } = await updateUser(ctx.db, ctx.feed, req.params.id, req.body);
       await audit(ctx.db.kysely, actorOf(req), 'user.update', { type: 'user', id: after.id },

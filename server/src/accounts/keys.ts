@@ -180,10 +180,11 @@ export async function updateKey(db: Db, feed: ChangeFeed, id: number, patch: Key
   const result = await inTransaction(db, async (trx) => {
     const before = await getKey(trx, id);
     if (ownerId !== undefined && before.user_id !== ownerId) throw new AppError('not_found', `no key with id ${id}`, { path: 'id' });
-    if (patch.status !== undefined) {
-      if (before.status === 'revoked') throw new AppError('conflict', 'a revoked key cannot be changed', { path: 'status' });
-      fields.status = patch.status;
+    // Revocation is final: a revoked key stays listed for the record, and nothing about it changes.
+    if (before.status === 'revoked') {
+      throw new AppError('key_revoked', 'This key is revoked; a revoked key cannot be enabled or changed.', patch.status !== undefined ? { path: 'status' } : {});
     }
+    if (patch.status !== undefined) fields.status = patch.status;
     if (typeof fields.group_name === 'string') await assertGroup(trx, fields.group_name);
     if (Object.keys(fields).length > 0) {
       await trx.updateTable('api_keys').set({ ...fields, updated_at: now }).where('id', '=', id).execute();

@@ -11,6 +11,7 @@ function flakyStore() {
     settle: () => (seen.settles++, seen.down ? fail() : Promise.resolve({ charged: 5, arrears: 0, duplicate: false })),
     release: () => (seen.releases++, seen.down ? fail() : Promise.resolve(true)),
     voidByRequestId: (id) => (seen.down ? fail() : (seen.voided.push(id), Promise.resolve(true))),
+    record: () => (seen.down ? fail() : Promise.resolve(true)),
     expireOverdue: () => Promise.resolve(0),
     repayArrears: () => Promise.resolve(0),
     idle: () => Promise.resolve(),

@@ -1,5 +1,5 @@
 import type { Logger } from '../log.js';
-import type { HoldInput, HoldOutcome, MoneyStore, ReleaseInput, SettleInput, SettleOutcome } from './money-store.js';
+import type { HoldInput, HoldOutcome, MoneyStore, ReleaseInput, SettleInput, SettleOutcome, UsageDraft } from './money-store.js';
 
 const FIRST_RETRY_MS = 200;
 const MAX_RETRY_MS = 5_000;
@@ -62,6 +62,10 @@ export class DurableMoneyStore implements MoneyStore {
 
   voidByRequestId(requestId: string, now?: number): Promise<boolean> {
     return this.inner.voidByRequestId(requestId, now);
+  }
+  /** A refused call's record moves no money: if the database is down it is lost, not retried (the refusal is still logged and counted). */
+  record(usage: UsageDraft): Promise<boolean> {
+    return this.inner.record(usage);
   }
   expireOverdue(now?: number, limit?: number): Promise<number> {
     return this.inner.expireOverdue(now, limit);

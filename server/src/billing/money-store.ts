@@ -49,6 +49,11 @@ export interface MoneyStore {
   release(r: ReleaseInput): Promise<boolean>;
   /** Void the hold of a request if it is still pending (one whose placing seemed to fail). */
   voidByRequestId(requestId: string, now?: number): Promise<boolean>;
+  /**
+   * Write the usage record of a call refused before it was forwarded (no hold, nothing charged),
+   * group-committed with the settlements. False when the request id was already recorded.
+   */
+  record(usage: UsageDraft): Promise<boolean>;
   /** Expire every pending hold whose deadline has passed. Returns how many were expired. */
   expireOverdue(now?: number, limit?: number): Promise<number>;
   /** Pay a wallet's arrears from its own free cash (see wallets.ts); returns the amount repaid. */
@@ -108,6 +113,7 @@ abstract class BatchedMoneyStore implements MoneyStore {
   readonly #holds: GroupCommit<TimedHold, HoldOutcome>;
   readonly #settles: GroupCommit<SettleInput, SettleOutcome>;
   readonly #releases: GroupCommit<ReleaseInput, boolean>;
+  readonly #records: GroupCommit<UsageDraft, boolean>;
 
   readonly #expire: (now?: number, limit?: number) => Promise<number>;
   readonly #void: (requestId: string, now?: number) => Promise<boolean>;
@@ -124,6 +130,7 @@ abstract class BatchedMoneyStore implements MoneyStore {
       seen('settle'),
     );
     this.#releases = new GroupCommit((items) => this.#flush('release', items, (b) => this.releaseBatch(b), false), 256, seen('release'));
+    this.#records = new GroupCommit((items) => this.#flush('record', items, (b) => this.recordBatch(b), false), 256, seen('record'));
     this.#expire = expireWith(db, (r) => this.release(r));
     this.#void = voidWith(db, (r) => this.release(r));
   }
@@ -141,6 +148,9 @@ abstract class BatchedMoneyStore implements MoneyStore {
   release(r: ReleaseInput): Promise<boolean> {
     return this.#releases.submit(r);
   }
+  record(usage: UsageDraft): Promise<boolean> {
+    return this.#records.submit(usage);
+  }
 
   expireOverdue(now?: number, limit?: number): Promise<number> {
     return this.#expire(now, limit);
@@ -150,7 +160,7 @@ abstract class BatchedMoneyStore implements MoneyStore {
   }
 
   async idle(): Promise<void> {
-    await Promise.all([this.#holds.idle(), this.#settles.idle(), this.#releases.idle()]);
+    await Promise.all([this.#holds.idle(), this.#settles.idle(), this.#releases.idle(), this.#records.idle()]);
   }
 
   /**
@@ -176,6 +186,12 @@ abstract class BatchedMoneyStore implements MoneyStore {
   protected abstract holdBatch(items: TimedHold[]): Promise<HoldOutcome[]>;
   protected abstract settleBatch(items: SettleInput[]): Promise<SettleOutcome[]>;
   protected abstract releaseBatch(items: ReleaseInput[]): Promise<boolean[]>;
+  protected abstract recordBatch(items: UsageDraft[]): Promise<boolean[]>;
+}
+
+/** A refused call's record: it moved no money. */
+function refusedRow(u: UsageDraft): NewUsageRecord {
+  return { ...u, charged_micros: 0, arrears_micros: 0, cost_micros: 0 };
 }
 
 const USAGE_COLUMNS = [
@@ -197,7 +213,8 @@ function fullUsageRow(u: NewUsageRecord): Record<(typeof USAGE_COLUMNS)[number],
 type SqliteOp =
   | { kind: 'hold'; item: TimedHold }
   | { kind: 'settle'; item: SettleInput }
-  | { kind: 'release'; item: ReleaseInput };
+  | { kind: 'release'; item: ReleaseInput }
+  | { kind: 'record'; item: UsageDraft };
 
 /**
  * The embedded default. better-sqlite3 is synchronous, so a batch is a handful of prepared
@@ -257,6 +274,9 @@ class SqliteMoneyStore implements MoneyStore {
   release(r: ReleaseInput): Promise<boolean> {
     return this.#ops.submit({ kind: 'release', item: r }) as Promise<boolean>;
   }
+  record(usage: UsageDraft): Promise<boolean> {
+    return this.#ops.submit({ kind: 'record', item: usage }) as Promise<boolean>;
+  }
   expireOverdue(now?: number, limit?: number): Promise<number> {
     return this.#expire(now, limit);
   }
@@ -302,7 +322,8 @@ class SqliteMoneyStore implements MoneyStore {
       const kind = ops[i]!.kind;
       if (kind === 'hold') out.push(...this.#holds(run.map((o) => o.item as TimedHold)));
       else if (kind === 'settle') out.push(...this.#settles(run.map((o) => o.item as SettleInput)));
-      else out.push(...this.#releases(run.map((o) => o.item as ReleaseInput)));
+      else if (kind === 'release') out.push(...this.#releases(run.map((o) => o.item as ReleaseInput)));
+      else for (const o of run) out.push(this.#st.insertUsage.run(fullUsageRow(refusedRow(o.item as UsageDraft))).changes === 1);
       i = j;
     }
     return out;
@@ -512,5 +533,12 @@ class SqlMoneyStore extends BatchedMoneyStore {
       if (plan.usage.length > 0) await trx.insertInto('usage_records').values(plan.usage).execute();
       return plan.outcomes;
     });
+  }
+
+  protected async recordBatch(items: UsageDraft[]): Promise<boolean[]> {
+    // One statement, so no transaction; a duplicate request id fails the batch, and the per-item
+    // fallback then reports just that one as already recorded.
+    await this.db.kysely.insertInto('usage_records').values(items.map(refusedRow)).execute();
+    return items.map(() => true);
   }
 }

@@ -11,7 +11,7 @@ import { TzOffsetParam } from '../ops/buckets.js';
 import { CONSOLE_USAGE_COLUMNS, CSV_DESCRIPTION, CsvFormatQuery, exportRowsCounter, sendCsv, usageCsvStream } from '../ops/export.js';
 import { UsageTotalsSchema, UsageViewSchema } from '../ops/admin.routes.js';
 import { consoleUsageView, listUsage, OPERATOR_ONLY_FIELDS, UsageFilter, UsageListQuery, usageTotals } from '../ops/usage.js';
-import { modelOffers } from './models.js';
+import { defaultChatModel, healthyChannels, modelOffers } from './models.js';
 import { userOverview } from './overview.js';
 
 const Sums = z.object({ calls: z.number().int(), prompt_tokens: z.number().int(), completion_tokens: z.number().int(), charged_micros: z.number().int() });
@@ -37,6 +37,8 @@ export const ModelOfferSchema = z.object({
   input_usd_per_1k: z.string(),
   output_usd_per_1k: z.string(),
   multiplier: z.string().describe("the user's group multiplier, already applied to the prices"),
+  kind: z.enum(['chat', 'embedding']),
+  available: z.boolean().describe('served by at least one channel that looks healthy right now'),
 });
 
 /** What a user may set on their own keys: everything an operator may, except the group (which sets prices). */
@@ -167,11 +169,17 @@ export async function consoleRoutes(app: FastifyInstance, ctx: AppContext) {
     schema: {
       tags: ['console'],
       summary: 'Models I can call, with the prices I pay',
-      response: { 200: z.object({ items: z.array(ModelOfferSchema) }) },
+      response: {
+        200: z.object({
+          items: z.array(ModelOfferSchema),
+          default_model: z.string().nullable().describe('the chat model to try first: the one I used last, else one a healthy channel serves'),
+        }),
+      },
     },
     handler: async (req) => {
       const u = await ctx.db.kysely.selectFrom('users').select('group_name').where('id', '=', me(req)).executeTakeFirstOrThrow();
-      return { items: modelOffers(ctx.catalog, u.group_name) };
+      const items = modelOffers(ctx.catalog, u.group_name, await healthyChannels(ctx.db.kysely, ctx.catalog, ctx.cooldowns));
+      return { items, default_model: await defaultChatModel(ctx.db.kysely, me(req), items) };
     },
   });
 }

@@ -104,7 +104,18 @@ export class Relay {
   async handle(req: FastifyRequest, reply: FastifyReply, parse: () => ParsedCall): Promise<void> {
     this.#calls++;
     try {
-      const call = await this.admit(req, parse());
+      const t0 = performance.now();
+      let parsed: ParsedCall | null = null;
+      let principal: Principal | null = null;
+      let call: Call;
+      try {
+        parsed = parse();
+        principal = await this.d.keys.authenticate(presentedKey(req.headers));
+        call = await this.admit(req, parsed, principal, t0);
+      } catch (err) {
+        await this.refused(req, err, principal, { endpoint: parsed?.endpoint ?? endpointOf(req), model: parsed?.model ?? '', stream: parsed?.stream ?? false }, t0);
+        throw err;
+      }
       await this.forward(call, req, reply);
     } finally {
       if (--this.#calls === 0) for (const w of this.#idleWaiters.splice(0)) w();
@@ -129,11 +140,70 @@ export class Relay {
     for (const ac of this.#active) ac.abort(new Error('server shutting down'));
   }
 
-  /** Admit and hold; throws the AppError the caller should see. */
-  async admit(req: FastifyRequest, parsed: ParsedCall): Promise<Call> {
-    const { catalog, config } = this.d;
+  /**
+   * A call refused before it reached an upstream (bad key, not allowed, rate limited, unknown
+   * model or route, no money): counted and logged; when the key was valid it also gets a usage
+   * record with its status and error code, costing nothing, so that its owner and the operator
+   * see it in the usage lists. Written through the money store's group commit; never throws.
+   */
+  async refused(req: FastifyRequest, err: unknown, principal: Principal | null, what: { endpoint: string; model: string; stream: boolean }, t0: number): Promise<void> {
+    const e = err instanceof AppError ? err : null;
+    const status = e?.status ?? 500;
+    const code = e?.code ?? 'internal';
+    this.d.metrics.refusals.inc({ reason: code, status: String(status) });
+    this.d.log.info({ reqId: req.id, key: principal?.keyId, user: principal?.userId, model: what.model || undefined, status, err: code }, 'refused');
+    // Nobody to show it to without a valid key; and a database that just failed cannot take the record either.
+    if (!principal || code === 'database_unavailable' || code === 'internal') return;
+    const price = what.model ? this.d.catalog.price(what.model) : null;
+    try {
+      await this.d.money.record({
+        request_id: req.id,
+        created_at: Date.now(),
+        user_id: principal.userId,
+        key_id: principal.keyId,
+        wallet_id: principal.walletId,
+        endpoint: what.endpoint.slice(0, 32),
+        model: what.model.slice(0, 191),
+        upstream_model: null,
+        channel_id: null,
+        stream: what.stream ? 1 : 0,
+        prompt_tokens: 0,
+        completion_tokens: 0,
+        cached_tokens: 0,
+        input_price: price?.input ?? 0,
+        output_price: price?.output ?? 0,
+        cached_input_price: price ? (price.cachedInput ?? price.input) : 0,
+        request_price: price?.request ?? 0,
+        multiplier_ppm: this.d.catalog.multiplier(principal.group),
+        cost_micros: 0,
+        status_code: status,
+        error_code: code,
+        error_message: (e?.message ?? 'The gateway failed to handle this request.').slice(0, 1000),
+        latency_ms: Math.round(performance.now() - t0),
+        ttfb_ms: null,
+        attempts: 0,
+        usage_source: 'none',
+        client_ip: req.ip,
+      });
+    } catch (recordErr) {
+      this.d.log.error({ err: recordErr, reqId: req.id }, 'could not record a refused call');
+    }
+  }
+
+  /**
+   * A request to a /v1 path that does not exist: refused like any call (a 404 the key's owner
+   * sees in their usage when the key is valid).
+   */
+  async refusedRoute(req: FastifyRequest, err: AppError): Promise<void> {
     const t0 = performance.now();
-    const principal = await this.d.keys.authenticate(presentedKey(req.headers));
+    const principal = await this.d.keys.authenticate(presentedKey(req.headers)).catch(() => null);
+    const model = (req.body as { model?: unknown } | undefined)?.model;
+    await this.refused(req, err, principal, { endpoint: endpointOf(req), model: typeof model === 'string' ? model : '', stream: false }, t0);
+  }
+
+  /** Admit and hold; throws the AppError the caller should see. */
+  async admit(req: FastifyRequest, parsed: ParsedCall, principal: Principal, t0: number): Promise<Call> {
+    const { catalog, config } = this.d;
     if (principal.ipAllowed && !principal.ipAllowed(req.ip)) {
       throw new AppError('ip_not_allowed', `This API key cannot be used from IP address ${req.ip}.`);
     }
@@ -171,7 +241,6 @@ export class Relay {
       held = await this.d.money.hold(hold, now);
     }
     if (!held.ok) {
-      this.d.metrics.refusals.inc({ reason: held.reason });
       throw new AppError(held.reason, REFUSAL_MESSAGES[held.reason]);
     }
     this.d.touches.touch(principal.keyId, now);
@@ -556,6 +625,11 @@ export class Relay {
       'relay',
     );
   }
+}
+
+/** The endpoint a request was for, as usage records name it (`chat.completions`, `models`, …). */
+export function endpointOf(req: FastifyRequest): string {
+  return (req.url.split('?')[0] ?? '').replace(/^\/v1\/?/, '').replaceAll('/', '.').slice(0, 32);
 }
 
 /**

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { parseJsonBody } from '../lib/json-body.js';
-import { presentedKey } from './key-cache.js';
+import { presentedKey, type Principal } from './key-cache.js';
 import { parseChat, parseCompletion, parseEmbeddings, type ParsedCall } from './inbound/openai.js';
 import { anthropicRoutes } from './anthropic.routes.js';
 
@@ -70,26 +70,40 @@ export async function gatewayRoutes(app: FastifyInstance, ctx: AppContext) {
   const modelObject = (id: string) => ({ id, object: 'model', created: 0, owned_by: 'tollgate' });
   const anthropicModel = (id: string) => ({ type: 'model', id, display_name: id, created_at: '1970-01-01T00:00:00Z' });
 
+  /** Run a model lookup; a refusal is counted, logged and (for a valid key) recorded like a refused call. */
+  const lookup = async <T>(req: FastifyRequest, model: string, fn: (p: Principal) => T): Promise<T> => {
+    const t0 = performance.now();
+    let p: Principal | null = null;
+    try {
+      p = await ctx.keys.authenticate(presentedKey(req.headers));
+      return fn(p);
+    } catch (err) {
+      await ctx.relay.refused(req, err, p, { endpoint: 'models', model, stream: false }, t0);
+      throw err;
+    }
+  };
+
   app.get('/models', {
     schema: { summary: 'List the models this key may use (in Anthropic\'s shape when the request carries anthropic-version)', tags: ['gateway'], security: bearer },
-    handler: async (req) => {
-      const p = await ctx.keys.authenticate(presentedKey(req.headers));
-      const models = ctx.catalog.modelsFor(p.group).filter((m) => !p.allowedModels || p.allowedModels(m));
-      if (req.headers['anthropic-version']) {
-        return { data: models.map(anthropicModel), has_more: false, first_id: models[0] ?? null, last_id: models.at(-1) ?? null };
-      }
-      return { object: 'list', data: models.map(modelObject) };
-    },
+    handler: (req) =>
+      lookup(req, '', (p) => {
+        const models = ctx.catalog.modelsFor(p.group).filter((m) => !p.allowedModels || p.allowedModels(m));
+        if (req.headers['anthropic-version']) {
+          return { data: models.map(anthropicModel), has_more: false, first_id: models[0] ?? null, last_id: models.at(-1) ?? null };
+        }
+        return { object: 'list', data: models.map(modelObject) };
+      }),
   });
   app.get('/models/:model', {
     schema: { summary: 'Retrieve a model', tags: ['gateway'], security: bearer, params: z.object({ model: z.string() }) },
     validatorCompiler: noValidation,
-    handler: async (req) => {
-      const p = await ctx.keys.authenticate(presentedKey(req.headers));
+    handler: (req) => {
       const id = (req.params as { model: string }).model;
-      const ok = ctx.catalog.modelsFor(p.group).includes(id) && (!p.allowedModels || p.allowedModels(id));
-      if (!ok) throw new AppError('model_not_found', `The model \`${id}\` does not exist or you do not have access to it.`, { path: 'model' });
-      return modelObject(id);
+      return lookup(req, id, (p) => {
+        const ok = ctx.catalog.modelsFor(p.group).includes(id) && (!p.allowedModels || p.allowedModels(id));
+        if (!ok) throw new AppError('model_not_found', `The model \`${id}\` does not exist or you do not have access to it.`, { path: 'model' });
+        return modelObject(id);
+      });
     },
   });
 }

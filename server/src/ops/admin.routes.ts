@@ -47,6 +47,7 @@ export const UsageViewSchema = z.object({
 
 export const UsageTotalsSchema = z.object({
   calls: z.number(),
+  failed_calls: z.number().describe('calls that failed or were refused (status ≥ 400)'),
   prompt_tokens: z.number(),
   completion_tokens: z.number(),
   charged_micros: z.number(),

@@ -52,8 +52,8 @@ export function createMetrics(db?: Db) {
     }),
     refusals: new Counter({
       name: 'tollgate_gateway_refusals_total',
-      help: 'Calls refused before forwarding, by reason',
-      labelNames: ['reason'] as const,
+      help: 'Calls refused before forwarding (401 bad key, 402 no money, 403, 404, 429, …), by error code and status',
+      labelNames: ['reason', 'status'] as const,
       registers,
     }),
     inflight: new Gauge({

@@ -204,11 +204,12 @@ export async function listUsage(ex: Executor, q: UsageListQuery) {
   };
 }
 
-/** Totals over the filtered set: calls, tokens, money. */
+/** Totals over the filtered set: calls (and how many failed or were refused: status ≥ 400), tokens, money. */
 export async function usageTotals(ex: Executor, f: UsageFilter) {
   const r = await applyUsageFilter(ex.selectFrom('usage_records'), f)
     .select([
       (eb) => eb.fn.countAll().as('calls'),
+      sql<number>`coalesce(sum(case when usage_records.status_code >= 400 then 1 else 0 end), 0)`.as('failed_calls'),
       sql<number>`coalesce(sum(usage_records.prompt_tokens), 0)`.as('prompt_tokens'),
       sql<number>`coalesce(sum(usage_records.completion_tokens), 0)`.as('completion_tokens'),
       sql<number>`coalesce(sum(usage_records.charged_micros), 0)`.as('charged_micros'),
@@ -217,6 +218,7 @@ export async function usageTotals(ex: Executor, f: UsageFilter) {
     .executeTakeFirst();
   return {
     calls: Number(r?.calls ?? 0),
+    failed_calls: Number(r?.failed_calls ?? 0),
     prompt_tokens: Number(r?.prompt_tokens ?? 0),
     completion_tokens: Number(r?.completion_tokens ?? 0),
     charged_micros: Number(r?.charged_micros ?? 0),

@@ -1237,6 +1237,8 @@ export interface paths {
                             charged_micros: number;
                             completion_tokens: number;
                             cost_micros: number;
+                            /** @description calls that failed or were refused (status ≥ 400) */
+                            failed_calls: number;
                             prompt_tokens: number;
                         };
                     };
@@ -1926,10 +1928,16 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            /** @description the chat model to try first: the one I used last, else one a healthy channel serves */
+                            default_model: string | null;
                             items: {
+                                /** @description served by at least one channel that looks healthy right now */
+                                available: boolean;
                                 cached_input_usd_per_1m: string;
                                 input_usd_per_1k: string;
                                 input_usd_per_1m: string;
+                                /** @enum {string} */
+                                kind: "chat" | "embedding";
                                 model: string;
                                 /** @description the user's group multiplier, already applied to the prices */
                                 multiplier: string;
@@ -2211,6 +2219,8 @@ export interface paths {
                             calls: number;
                             charged_micros: number;
                             completion_tokens: number;
+                            /** @description calls that failed or were refused (status ≥ 400) */
+                            failed_calls: number;
                             prompt_tokens: number;
                         };
                     };
