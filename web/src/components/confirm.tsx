@@ -7,14 +7,16 @@ import { useTranslation } from 'react-i18next';
  *  - `confirm`: Modal.confirm for destructive but recoverable actions (disable, revoke);
  *  - `typed`: for the most dangerous ones (delete, deduct balance) the OK button stays disabled
  *    until the person types the exact text shown (an email, or "DELETE").
- * Both resolve once `onOk` has finished; an error thrown by `onOk` keeps the dialog open.
+ * Both resolve once `onOk` has finished; an error thrown by `onOk` keeps the dialog open (the
+ * caller shows it as a message). Awaiting the instance is what tells antd not to re-throw that
+ * error, which would otherwise surface as an unhandled promise rejection in the browser.
  */
 export function useConfirm() {
   const { modal } = App.useApp();
   const { t } = useTranslation();
 
   function confirm(o: { title: ReactNode; content?: ReactNode; okText?: ReactNode; danger?: boolean; onOk: () => Promise<unknown> | void; onCancel?: () => void }) {
-    modal.confirm({
+    const inst = modal.confirm({
       title: o.title,
       content: o.content,
       okText: o.okText ?? t('common.confirm'),
@@ -23,6 +25,7 @@ export function useConfirm() {
       onOk: o.onOk,
       onCancel: o.onCancel,
     });
+    void inst.then(() => undefined, () => undefined);
   }
 
   function typed(o: { title: ReactNode; content?: ReactNode; expected: string; okText?: ReactNode; onOk: () => Promise<unknown> | void }) {
@@ -41,6 +44,7 @@ export function useConfirm() {
       ),
       onOk: o.onOk,
     });
+    void inst.then(() => undefined, () => undefined);
   }
 
   return { confirm, typed };

@@ -59,7 +59,17 @@ export function AppShell({ area, me, menu, children }: ShellProps) {
       location={{ pathname: location.pathname }}
       menu={{ locale: false, type: 'group', collapsedShowGroupTitle: true }}
       onMenuHeaderClick={() => navigate(`/${area}`)}
-      menuItemRender={(item, dom) => (item.path ? <Link to={item.path}>{dom}</Link> : dom)}
+      // On a phone the menu is a drawer: tapping an item must close it (ProLayout's own item does,
+      // a custom one has to call the `onClick` it is given), or it covers the page it just opened.
+      menuItemRender={(item, dom) =>
+        item.path ? (
+          <Link to={item.path} onClick={item.isMobile ? item.onClick : undefined}>
+            {dom}
+          </Link>
+        ) : (
+          dom
+        )
+      }
       breadcrumbRender={(routes = []) => [{ path: `/${area}`, title: title, breadcrumbName: title }, ...routes]}
       itemRender={(route, _params, routes) => {
         // The items are copies, so compare by path: the page you are on is text, not a link.

@@ -9,6 +9,8 @@ import type { UsageRecord } from '../../api/types';
 import { Money } from '../../components/Money';
 import { ServerTable } from '../../components/ServerTable';
 import { posInt, rangeToMs, statusEnum, str, timePresets } from '../../components/usage/filters';
+import { PhoneRange } from '../../components/usage/PhoneRange';
+import { usePhone } from '../../lib/usePhone';
 import { UsageTotalsBar } from '../../components/usage/UsageTotalsBar';
 import { UsageError, UsageStatus } from '../../components/usage/UsageStatus';
 import { useServerTable } from '../../components/useServerTable';
@@ -73,6 +75,7 @@ export default function UsagePage() {
   const n = (v: number) => formatInt(v, i18n.language);
   const models = useKnownModels();
 
+  const phone = usePhone();
   const columns: ProColumns<UsageRecord>[] = [
     {
       title: t('usage.fields.time'),
@@ -81,6 +84,8 @@ export default function UsagePage() {
       valueType: 'dateTimeRange',
       sorter: true,
       fieldProps: { presets: timePresets(t), placeholder: [t('usage.from'), t('usage.to')], style: { width: '100%' } },
+      // On a phone the range picker's popup is wider than the screen: presets and two single months instead.
+      ...(phone ? { renderFormItem: () => <PhoneRange /> } : {}),
       formItemProps: { label: t('usage.fields.time_range') },
       // Two date-times side by side need the room of two fields.
       colSize: 2,

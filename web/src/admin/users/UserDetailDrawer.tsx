@@ -95,8 +95,8 @@ function EditForm({ u }: { u: AdminUserDetail }) {
       <Form.Item name="name" label={t('users.fields.name')}>
         <Input maxLength={100} />
       </Form.Item>
-      <Form.Item name="status" label={t('users.fields.status')} extra={t('users.hints.status')}>
-        <Select options={(['active', 'disabled'] as const).map((s) => ({ value: s, label: t(`status.${s}`) }))} />
+      <Form.Item name="status" label={t('users.fields.status')} extra={u.id === me.data?.id ? t('users.cannot_disable_self') : t('users.hints.status')}>
+        <Select disabled={u.id === me.data?.id} options={(['active', 'disabled'] as const).map((s) => ({ value: s, label: t(`status.${s}`) }))} />
       </Form.Item>
       <Form.Item name="role" label={t('users.fields.role')} extra={me.data?.role !== 'super_admin' ? t('users.hints.role') : undefined}>
         <Select disabled={me.data?.role !== 'super_admin'} options={(['user', 'admin', 'super_admin'] as const).map((r) => ({ value: r, label: t(`roles.${r}`) }))} />

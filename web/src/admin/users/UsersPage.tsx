@@ -6,6 +6,7 @@ import { useTranslation } from 'react-i18next';
 import { Clip } from '../../components/Clip';
 import { adminKeys, fetchUsers, useUpdateUser, type UserFilters } from '../../api/admin';
 import { errorLine } from '../../api/errors';
+import { useMe } from '../../api/session';
 import type { AdminUser } from '../../api/types';
 import { useConfirm } from '../../components/confirm';
 import { Money } from '../../components/Money';
@@ -32,6 +33,7 @@ export default function UsersPage() {
   const [detail, setDetail] = useState<number | null>(null);
   const creating = useDrawer<never>();
   const update = useUpdateUser();
+  const me = useMe();
   const table = useServerTable<AdminUser, UserFilters>({
     queryKey: adminKeys.users,
     fetch: fetchUsers,
@@ -119,7 +121,14 @@ export default function UsersPage() {
         <Button key="open" size="small" type="link" onClick={() => setDetail(u.id)}>
           {t('common.details')}
         </Button>,
-        u.status === 'active' ? (
+        u.id === me.data?.id ? (
+          // The server refuses it anyway: an operator who disabled themself would be locked out.
+          <Tooltip key="self" title={t('users.cannot_disable_self')}>
+            <Button size="small" type="link" disabled data-testid="user-disable-self">
+              {t('common.disable')}
+            </Button>
+          </Tooltip>
+        ) : u.status === 'active' ? (
           <Button key="disable" size="small" type="link" danger onClick={() => setStatus(u, 'disabled')}>
             {t('common.disable')}
           </Button>

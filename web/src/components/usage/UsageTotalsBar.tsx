@@ -6,10 +6,17 @@ import { formatMoney } from '../../lib/money';
 
 interface Totals {
   calls: number;
+  failed_calls: number;
   prompt_tokens: number;
   completion_tokens: number;
   charged_micros: number;
   cost_micros?: number;
+}
+
+function errorRate(failed: number, calls: number, lang: string): string {
+  if (calls === 0) return '—';
+  const pct = new Intl.NumberFormat(lang, { style: 'percent', maximumFractionDigits: 1 }).format(failed / calls);
+  return `${pct} (${formatInt(failed, lang)})`;
 }
 
 /** Totals over the filtered records, above the usage table. Operators also see cost and margin. */
@@ -19,6 +26,8 @@ export function UsageTotalsBar({ query }: { query: UseQueryResult<Totals> }) {
   const items: { key: string; label: string; value: string }[] = d
     ? [
         { key: 'calls', label: t('usage.totals.calls'), value: formatInt(d.calls, i18n.language) },
+        // Failed upstream and refused at the gate (no money, not allowed, unknown model, rate limit).
+        { key: 'errors', label: t('usage.totals.error_rate'), value: errorRate(d.failed_calls, d.calls, i18n.language) },
         { key: 'in', label: t('usage.totals.prompt_tokens'), value: formatInt(d.prompt_tokens, i18n.language) },
         { key: 'out', label: t('usage.totals.completion_tokens'), value: formatInt(d.completion_tokens, i18n.language) },
         { key: 'charged', label: t('usage.totals.charged'), value: formatMoney(d.charged_micros, 'total') },

@@ -13,7 +13,10 @@ export function timePresets(t: TFunction) {
   ];
 }
 
-/** The status filter the API understands: a code, a class, or ok / error. */
+/**
+ * The status filter the API understands: a code, a class, or ok / error. No 401: a call without a
+ * valid key belongs to nobody, so it has no usage record (it is counted in /metrics and logged).
+ */
 export function statusEnum(t: TFunction) {
   return {
     ok: { text: t('usage.status.ok') },
@@ -22,9 +25,10 @@ export function statusEnum(t: TFunction) {
     '4xx': { text: '4xx' },
     '5xx': { text: '5xx' },
     '400': { text: '400' },
-    '401': { text: '401' },
-    '402': { text: '402' },
-    '429': { text: '429' },
+    '402': { text: t('usage.status.s402') },
+    '403': { text: t('usage.status.s403') },
+    '404': { text: t('usage.status.s404') },
+    '429': { text: t('usage.status.s429') },
     '502': { text: '502' },
   };
 }

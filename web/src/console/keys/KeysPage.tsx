@@ -50,7 +50,7 @@ export default function KeysPage() {
       title: t('my_keys.fields.status'),
       dataIndex: 'state',
       valueType: 'select',
-      valueEnum: { active: { text: t('status.active') }, disabled: { text: t('status.disabled') } },
+      valueEnum: { active: { text: t('status.active') }, disabled: { text: t('status.disabled') }, revoked: { text: t('status.revoked') } },
       render: (_, k) => <StatusTag status={k.state} />,
     },
     { title: t('my_keys.fields.expires_at'), dataIndex: 'expires_at', search: false, render: (_, k) => (k.expires_at ? formatDateTimeShort(k.expires_at) : t('keys.never')) },
@@ -76,7 +76,15 @@ export default function KeysPage() {
       title: t('common.actions'),
       valueType: 'option',
       fixed: 'right',
-      render: (_, k) => [
+      // A revoked key is kept for the record only: nothing about it can change (the server refuses too).
+      render: (_, k) =>
+        k.status === 'revoked' ? (
+          <Tooltip title={t('my_keys.revoked_hint')}>
+            <Typography.Text type="secondary" data-testid={`key-readonly-${k.id}`}>
+              {t('my_keys.read_only')}
+            </Typography.Text>
+          </Tooltip>
+        ) : [
         <Button
           key="edit"
           size="small"

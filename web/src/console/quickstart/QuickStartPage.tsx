@@ -1,9 +1,11 @@
 import { PageContainer } from '@ant-design/pro-components';
-import { Alert, Card, Col, Row, Select, Space, Table, Tabs, Typography } from 'antd';
+import { KeyOutlined } from '@ant-design/icons';
+import { Alert, App, Button, Card, Col, Descriptions, Input, Row, Select, Space, Table, Tabs, Tag, Tooltip, Typography } from 'antd';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router';
-import { useModels, useOverview } from '../../api/console';
+import { useCreateConsoleKey, useModels, useOverview } from '../../api/console';
+import { errorLine } from '../../api/errors';
 import type { ModelOffer } from '../../api/types';
 import { CopyButton, CopyField } from '../../components/CopyField';
 import { ErrorAlert } from '../../components/ErrorAlert';
@@ -23,12 +25,29 @@ function Code({ code, testId }: { code: string; testId: string }) {
 
 export default function QuickStartPage() {
   const { t } = useTranslation();
+  const { message } = App.useApp();
   const overview = useOverview();
   const models = useModels();
+  const createKey = useCreateConsoleKey();
   const [model, setModel] = useState<string | undefined>();
+  // A key is shown only once, when created: one made here is kept in memory for this page only.
+  const [newKey, setNewKey] = useState<string | null>(null);
   const baseUrl = overview.data?.base_url ?? `${window.location.origin}/v1`;
-  const chosen = model ?? models.data?.items[0]?.model ?? 'gpt-4o-mini';
-  const input = { baseUrl, key: KEY_PLACEHOLDER, model: chosen };
+  // The chat snippet needs a chat model that works: the server suggests the one this user called
+  // last, else one a healthy channel serves (never the alphabetically first, never an embedder).
+  const chatModels = (models.data?.items ?? []).filter((m) => m.kind === 'chat');
+  const chosen = model ?? models.data?.default_model ?? chatModels[0]?.model ?? 'gpt-4o-mini';
+  const offer = models.data?.items.find((m) => m.model === chosen);
+  const key = newKey ?? KEY_PLACEHOLDER;
+  const input = { baseUrl, key, model: chosen };
+  const makeKey = async () => {
+    try {
+      const created = await createKey.mutateAsync({ name: t('quickstart.key_name') });
+      setNewKey(created.key);
+    } catch (e) {
+      void message.error(errorLine(e, t));
+    }
+  };
   const snippets: Record<Lang, string> = { curl: curlSnippet(input), python: pythonSnippet(input), node: nodeSnippet(input) };
   const [lang, setLang] = useState<Lang>('curl');
 
@@ -42,8 +61,33 @@ export default function QuickStartPage() {
               <Typography.Text type="secondary">{t('quickstart.base_url')}</Typography.Text>
               <CopyField value={baseUrl} testId="quickstart-base-url" />
               <Typography.Text type="secondary">{t('quickstart.api_key')}</Typography.Text>
-              <CopyField value={KEY_PLACEHOLDER} testId="quickstart-key" />
-              <Alert type="info" showIcon message={<span>{t('quickstart.key_hint_before')} <Link to="/console/keys">{t('quickstart.key_hint_link')}</Link> {t('quickstart.key_hint_after', { placeholder: KEY_PLACEHOLDER })}</span>} />
+              {newKey ? (
+                <>
+                  <CopyField value={newKey} testId="quickstart-key" />
+                  <Alert type="warning" showIcon message={t('quickstart.key_created')} />
+                </>
+              ) : (
+                <>
+                  <Space.Compact style={{ width: '100%' }}>
+                    <Input readOnly value={KEY_PLACEHOLDER} data-testid="quickstart-key" className="tg-mono" />
+                    <Tooltip title={t('quickstart.copy_key_unavailable')}>
+                      <Button disabled data-testid="quickstart-key-copy">
+                        {t('common.copy')}
+                      </Button>
+                    </Tooltip>
+                  </Space.Compact>
+                  <Alert
+                    type="info"
+                    showIcon
+                    message={<span>{t('quickstart.key_hint_before')} <Link to="/console/keys">{t('quickstart.key_hint_link')}</Link> {t('quickstart.key_hint_after', { placeholder: KEY_PLACEHOLDER })}</span>}
+                    action={
+                      <Button size="small" type="primary" icon={<KeyOutlined />} loading={createKey.isPending} onClick={() => void makeKey()} data-testid="quickstart-create-key">
+                        {t('quickstart.create_key')}
+                      </Button>
+                    }
+                  />
+                </>
+              )}
             </Space>
           </Card>
           <Card title={t('quickstart.step2')} size="small">
@@ -54,11 +98,29 @@ export default function QuickStartPage() {
                 style={{ minWidth: 200 }}
                 value={chosen}
                 onChange={setModel}
-                options={(models.data?.items ?? [{ model: chosen } as ModelOffer]).map((m) => ({ value: m.model, label: m.model }))}
+                options={(chatModels.length ? chatModels : [{ model: chosen } as ModelOffer]).map((m) => ({
+                  value: m.model,
+                  label: m.available === false ? `${m.model} (${t('quickstart.unavailable')})` : m.model,
+                }))}
                 aria-label={t('quickstart.model')}
                 data-testid="quickstart-model"
               />
             </Space>
+            {offer ? (
+              <Descriptions size="small" column={{ xs: 1, sm: 2 }} style={{ margin: '8px 0' }} data-testid="quickstart-price">
+                <Descriptions.Item label={t('quickstart.input_price')}>{formatUsdText(offer.input_usd_per_1m)}</Descriptions.Item>
+                <Descriptions.Item label={t('quickstart.output_price')}>{formatUsdText(offer.output_usd_per_1m)}</Descriptions.Item>
+                {offer.cached_input_usd_per_1m !== offer.input_usd_per_1m ? (
+                  <Descriptions.Item label={t('quickstart.cached_price')}>{formatUsdText(offer.cached_input_usd_per_1m)}</Descriptions.Item>
+                ) : null}
+                {Number(offer.per_request_usd) > 0 ? <Descriptions.Item label={t('quickstart.per_call_price')}>{formatUsdText(offer.per_request_usd)}</Descriptions.Item> : null}
+                {!offer.available ? (
+                  <Descriptions.Item label={t('quickstart.status')}>
+                    <Tag color="warning">{t('quickstart.unavailable')}</Tag>
+                  </Descriptions.Item>
+                ) : null}
+              </Descriptions>
+            ) : null}
             <Tabs
               activeKey={lang}
               onChange={(k) => setLang(k as Lang)}
@@ -83,9 +145,21 @@ export default function QuickStartPage() {
               scroll={{ x: 'max-content' }}
               locale={{ emptyText: t('quickstart.no_models') }}
               columns={[
-                { title: t('prices.fields.model'), dataIndex: 'model', render: (v: string) => <Typography.Text className="tg-mono">{v}</Typography.Text> },
+                {
+                  title: t('prices.fields.model'),
+                  dataIndex: 'model',
+                  render: (v: string, m) => (
+                    <Space size={4} wrap>
+                      <Typography.Text className="tg-mono">{v}</Typography.Text>
+                      {m.kind === 'embedding' ? <Tag>{t('quickstart.embedding')}</Tag> : null}
+                      {!m.available ? <Tag color="warning">{t('quickstart.unavailable')}</Tag> : null}
+                    </Space>
+                  ),
+                },
                 { title: t('quickstart.input_price'), dataIndex: 'input_usd_per_1m', align: 'right', render: (v: string, m) => <span className="tg-num" title={`${formatUsdText(m.input_usd_per_1k)} / 1K`}>{formatUsdText(v)}</span> },
                 { title: t('quickstart.output_price'), dataIndex: 'output_usd_per_1m', align: 'right', render: (v: string, m) => <span className="tg-num" title={`${formatUsdText(m.output_usd_per_1k)} / 1K`}>{formatUsdText(v)}</span> },
+                { title: t('quickstart.cached_price'), dataIndex: 'cached_input_usd_per_1m', align: 'right', render: (v: string) => <span className="tg-num">{formatUsdText(v)}</span> },
+                { title: t('quickstart.per_call_price'), dataIndex: 'per_request_usd', align: 'right', render: (v: string) => <span className="tg-num">{Number(v) > 0 ? formatUsdText(v) : '—'}</span> },
               ]}
             />
             <Typography.Paragraph type="secondary" style={{ marginTop: 8, marginBottom: 0, fontSize: 12 }}>

@@ -10,6 +10,8 @@ import { Money } from '../../components/Money';
 import { ServerTable } from '../../components/ServerTable';
 import { UsageError, UsageStatus } from '../../components/usage/UsageStatus';
 import { posInt, rangeToMs, statusEnum, str, timePresets } from '../../components/usage/filters';
+import { PhoneRange } from '../../components/usage/PhoneRange';
+import { usePhone } from '../../lib/usePhone';
 import { UsageTotalsBar } from '../../components/usage/UsageTotalsBar';
 import { useServerTable } from '../../components/useServerTable';
 import { formatDateTime, formatInt, formatMs, formatTimeCompact } from '../../lib/format';
@@ -39,6 +41,7 @@ export default function UsagePage() {
   const totals = useConsoleUsageTotals(table.state.filters);
   const n = (v: number) => formatInt(v, i18n.language);
 
+  const phone = usePhone();
   const columns: ProColumns<ConsoleUsageRecord>[] = [
     {
       title: t('usage.fields.time'),
@@ -47,6 +50,8 @@ export default function UsagePage() {
       valueType: 'dateTimeRange',
       sorter: true,
       fieldProps: { presets: timePresets(t), placeholder: [t('usage.from'), t('usage.to')], style: { width: '100%' } },
+      // On a phone the range picker's popup is wider than the screen: presets and two single months instead.
+      ...(phone ? { renderFormItem: () => <PhoneRange /> } : {}),
       formItemProps: { label: t('usage.fields.time_range') },
       colSize: 2,
       render: (_, r) => (
