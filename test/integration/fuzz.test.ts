@@ -99,7 +99,9 @@ const callers: Record<string, { cookie: string; bearer?: string }> = {};
 
 async function rowCounts(): Promise<Record<string, number>> {
   const db = srv.ctx.db.kysely;
-  const sel = tables.map((t) => `(select count(*) from ${t}) as ${t}`).join(', ');
+  // A gateway call refused with a valid key is on its owner's usage record by design (status and
+  // code, no attempt upstream, nothing charged): only records of forwarded calls count as writes.
+  const sel = tables.map((t) => `(select count(*) from ${t}${t === 'usage_records' ? ' where attempts > 0' : ''}) as ${t}`).join(', ');
   const r = await sql.raw<Record<string, unknown>>(`select ${sel}`).execute(db);
   const row = r.rows[0]!;
   return Object.fromEntries(tables.map((t) => [t, Number(row[t])]));
