@@ -11,7 +11,8 @@
  * .tmp/soak-last.json.
  *
  * Options (env): SOAK_CALLS (default 1,000,000), SOAK_CONCURRENCY (32), SOAK_SAMPLE_MS (5000),
- * SOAK_WARMUP (fraction of the calls counted as warm-up, 0.1).
+ * SOAK_WARMUP (fraction of the calls counted as warm-up, 0.1), SOAK_NODE_OPTIONS (the server's NODE_OPTIONS,
+ * e.g. `--heapsnapshot-signal=SIGUSR2` to compare heap snapshots, `--max-semi-space-size=…`).
  * Goal (issue #6): growth ≤ 20 MB after warm-up and RSS ≤ 200 MB; exits 1 when missed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -126,7 +127,7 @@ async function main() {
   const { key } = await createKey(ctx.db, ctx.feed, user.id, { name: 'soak' });
   await ctx.close();
 
-  const srv = await startProcess(['bin/tollgate.mjs', 'start', '--port', '0'], env, /Tollgate is running at (http:\/\/\S+)/, join(work, 'tollgate.log'));
+  const srv = await startProcess(['bin/tollgate.mjs', 'start', '--port', '0'], { ...env, NODE_OPTIONS: process.env.SOAK_NODE_OPTIONS ?? '' }, /Tollgate is running at (http:\/\/\S+)/, join(work, 'tollgate.log'));
   const base = srv.match[1]!;
   const pid = srv.proc.pid!;
 

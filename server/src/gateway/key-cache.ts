@@ -40,6 +40,10 @@ interface Entry {
 /** A safety net only: invalidation through the change feed is what makes revocation fast. */
 const MAX_AGE_MS = 60_000;
 const NEGATIVE_MAX_AGE_MS = 10_000;
+/** Keys held at once (a Principal is ~1 KB with its compiled patterns): beyond this the cache starts over. */
+const MAX_KEYS = 50_000;
+/** Unknown keys remembered at once: anyone can present random keys, so they get their own small bound. */
+const MAX_UNKNOWN = 10_000;
 
 /**
  * Keys are looked up by SHA-256 hash in memory; a miss costs one joined query, and concurrent
@@ -52,13 +56,14 @@ export class KeyCache {
   readonly #hashByKeyId = new Map<number, string>();
   readonly #hashesByUser = new Map<number, Set<string>>();
   #generation = 0;
+  #unknown = 0;
 
   constructor(private readonly db: Db) {}
 
   subscribe(feed: ChangeFeed): void {
     feed.on('key', (ids) => {
       // A new key may have been cached as "unknown" by hash; drop all negative entries.
-      for (const [h, e] of this.#byHash) if (e.p === null) this.#byHash.delete(h);
+      this.#dropUnknown();
       for (const id of ids) if (id === null) this.clear(); else this.invalidateKey(Number(id));
     });
     feed.on('user', (ids) => {
@@ -135,29 +140,51 @@ export class KeyCache {
   }
 
   #store(hash: string, p: Principal | null) {
-    if (this.#byHash.size > 200_000) this.clear();
+    if (this.#byHash.size - this.#unknown >= MAX_KEYS) this.clear();
+    if (!p && this.#unknown >= MAX_UNKNOWN) this.#dropUnknown();
+    const before = this.#byHash.get(hash);
+    if (before && before.p === null) this.#unknown--;
     this.#byHash.set(hash, { p, at: Date.now() });
-    if (!p) return;
+    if (!p) {
+      this.#unknown++;
+      return;
+    }
     this.#hashByKeyId.set(p.keyId, hash);
     let set = this.#hashesByUser.get(p.userId);
     if (!set) this.#hashesByUser.set(p.userId, (set = new Set()));
     set.add(hash);
   }
 
+  #dropUnknown(): void {
+    for (const [h, e] of this.#byHash) if (e.p === null) this.#byHash.delete(h);
+    this.#unknown = 0;
+  }
+
+  #delete(hash: string): void {
+    if (this.#byHash.get(hash)?.p === null) this.#unknown--;
+    this.#byHash.delete(hash);
+  }
+
+  /** Entries held, known and unknown keys (for tests). */
+  get size(): { keys: number; unknown: number } {
+    return { keys: this.#byHash.size - this.#unknown, unknown: this.#unknown };
+  }
+
   invalidateKey(keyId: number): void {
     this.#generation++;
     const h = this.#hashByKeyId.get(keyId);
-    if (h) this.#byHash.delete(h);
+    if (h) this.#delete(h);
   }
 
   invalidateUser(userId: number): void {
     this.#generation++;
-    for (const h of this.#hashesByUser.get(userId) ?? []) this.#byHash.delete(h);
+    for (const h of this.#hashesByUser.get(userId) ?? []) this.#delete(h);
     this.#hashesByUser.delete(userId);
   }
 
   clear(): void {
     this.#generation++;
+    this.#unknown = 0;
     this.#byHash.clear();
     this.#hashByKeyId.clear();
     this.#hashesByUser.clear();
