@@ -18,10 +18,10 @@
  *
  * Options (env): BENCH_SECONDS (default 8), BENCH_CONNECTIONS ("32,256"), DATABASE_URL, REDIS_URL,
  * BENCH_SKIP_LISTS=1, BENCH_ROWS (records seeded for the list bench), BENCH_SKIP_STARTUP=1,
- * BENCH_STARTUP_RUNS (default 7), BENCH_RUNS (default 3).
+ * BENCH_STARTUP_RUNS (default 7), BENCH_RUNS (default 3), BENCH_CPU_PROF=<dir> (CPU profile of the server).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -48,26 +48,22 @@ process.on('exit', cleanup);
 process.on('SIGINT', () => process.exit(130));
 
 async function startProcess(args: string[], env: Record<string, string>, ready: RegExp, logFile: string): Promise<{ proc: ChildProcess; match: RegExpExecArray }> {
-  const out = openSync(logFile, 'w');
-  const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', out] });
+  // stdout goes straight to a file, not through a pipe to this process: the load tools run with
+  // spawnSync, which stops this process's event loop, and a pipe nobody drains would stall the
+  // server's log writes and measure that instead of the server.
+  const outFile = logFile + '.stdout';
+  const proc = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', openSync(outFile, 'w'), openSync(logFile, 'w')] });
   children.push(proc);
-  let buf = '';
-  const match = await new Promise<RegExpExecArray>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${args.join(' ')} did not start; see ${logFile}`)), 30_000);
-    proc.stdout!.on('data', (d) => {
-      buf += d;
-      const m = ready.exec(buf);
-      if (m) {
-        clearTimeout(t);
-        resolve(m);
-      }
-    });
-    proc.once('exit', (c) => reject(new Error(`${args.join(' ')} exited ${c}; see ${logFile}`)));
-  });
-  // Keep draining stdout (the server's JSON logs) so the pipe never blocks it.
-  const sink = openSync(logFile + '.stdout', 'w');
-  proc.stdout!.on('data', (d) => writeFileSync(sink, d));
-  return { proc, match };
+  let exited: number | null = null;
+  proc.once('exit', (c) => (exited = c ?? -1));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const m = ready.exec(readFileSync(outFile, 'utf8'));
+    if (m) return { proc, match: m };
+    if (exited !== null) throw new Error(`${args.join(' ')} exited ${exited}; see ${logFile}`);
+    if (Date.now() > deadline) throw new Error(`${args.join(' ')} did not start; see ${logFile}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 interface LoadResult {
@@ -142,7 +138,9 @@ async function main() {
   const { key } = await createKey(ctx.db, ctx.feed, user.id, { name: 'bench' });
   await ctx.close();
 
-  const srv = await startProcess(['bin/tollgate.mjs', 'start', '--port', '0'], env, /Tollgate is running at (http:\/\/\S+)/, join(work, 'tollgate.log'));
+  // BENCH_CPU_PROF=<dir>: the server writes a V8 CPU profile there when it stops (scripts/cpuprofile-top.mjs reads it).
+  const profArgs = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const srv = await startProcess([...profArgs, 'bin/tollgate.mjs', 'start', '--port', '0'], env, /Tollgate is running at (http:\/\/\S+)/, join(work, 'tollgate.log'));
   const base = srv.match[1]!;
 
   const chat = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello in ten words.' }], max_tokens: 10 });
