@@ -498,9 +498,13 @@ async function runCall(op: CallOp): Promise<CallObs> {
       obs.result = 'charged';
       if (!wantsSuccess) problems.push(`${tag}: expected a failure, got ${obs.status}`);
       if (text !== answerText(planned)) problems.push(`${tag}: unexpected answer ${JSON.stringify(text)}`);
-      if (op.omitUsage && usage) problems.push(`${tag}: usage in an answer whose upstream reported none`);
-      if (!op.omitUsage && !usage) problems.push(`${tag}: no usage in the answer`);
-      obs.usage = usage ?? counted(countTokens(text));
+      // the caller always sees usage in its own format: the upstream's, or the gateway's own count
+      if (!usage) problems.push(`${tag}: no usage in the answer`);
+      const own = counted(countTokens(text));
+      if (op.omitUsage && usage && (usage.prompt !== own.prompt || usage.completion !== own.completion)) {
+        problems.push(`${tag}: usage ${JSON.stringify(usage)} in the answer is not the gateway's count ${JSON.stringify(own)}`);
+      }
+      obs.usage = usage ?? own;
       return obs;
     }
     let read: Awaited<ReturnType<typeof readStream>>;
@@ -537,11 +541,16 @@ async function runCall(op: CallOp): Promise<CallObs> {
     if (!wantsSuccess) problems.push(`${tag}: expected a failure, got a stream`);
     if (err) problems.push(`${tag}: the stream failed: ${String(err)}`);
     if (chunks !== planned) problems.push(`${tag}: ${chunks} chunks, wanted ${planned}`);
-    if (op.includeUsage && !op.omitUsage) {
+    if (op.includeUsage) {
+      // asked for: the upstream's usage event, or the gateway's own count when the upstream sent none
       if (!usage) problems.push(`${tag}: no usage event although include_usage was asked`);
-      obs.usage = usage;
+      const own = counted(chunks);
+      if (op.omitUsage && usage && (usage.prompt !== own.prompt || usage.completion !== own.completion)) {
+        problems.push(`${tag}: usage event ${JSON.stringify(usage)} is not the gateway's count ${JSON.stringify(own)}`);
+      }
+      obs.usage = usage ?? (op.omitUsage ? own : null);
     } else {
-      if (usage) problems.push(`${tag}: a usage event the caller did not ask for (or the upstream never sent)`);
+      if (usage) problems.push(`${tag}: a usage event the caller did not ask for`);
       // counted by the client: the upstream's own count when it reported one, else the gateway's
       obs.usage = op.omitUsage ? counted(chunks) : { prompt: upstreamPrompt(op), completion: chunks, cached: 0 };
     }
