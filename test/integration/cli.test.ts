@@ -63,7 +63,7 @@ describe('tollgate CLI', () => {
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toMatch(/unknown command/i);
     expect(missing.code).not.toBe(0);
-    expect(missing.stderr).toMatch(/required option '--base-url/);
+    expect(missing.stderr).toMatch(/required option '--key/); // --base-url has a default for the type
   });
 
   it('channel add / list / test', async () => {
@@ -75,7 +75,7 @@ describe('tollgate CLI', () => {
     expect(JSON.stringify(ch)).not.toContain('sk-cli-upstream-9876');
     const human = await cli('channel', 'add', '--name', 'second', '--base-url', up.url, '--key', 'sk-2', '--models', 'text-embedding-3-small');
     expect(human.code).toBe(0);
-    expect(human.stdout).toMatch(/^channel #\d+ "second" added/);
+    expect(human.stdout).toMatch(/^channel #\d+ "second" \(openai\) added/);
 
     const [list, test, bad] = await Promise.all([
       json('channel', 'list'),

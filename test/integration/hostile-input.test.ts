@@ -101,7 +101,13 @@ describe('a cost estimate beyond 2^53', () => {
       expect(r.status, r.text).toBe(400);
       expect(r.json.error).toMatchObject({ code: 'bad_request', param: 'max_tokens', type: 'invalid_request_error' });
     }
-    expect(await rowCounts()).toEqual(before);
+    // A refused call with a valid key leaves a usage record (status 400, nothing charged) so the operator sees it;
+    // nothing else is written: no hold, no ledger entry.
+    const { usage_records: recordsAfter, ...after } = await rowCounts();
+    const { usage_records: recordsBefore, ...rest } = before;
+    expect(after).toEqual(rest);
+    const added = await db().selectFrom('usage_records').select(['status_code', 'charged_micros']).orderBy('id', 'desc').limit(recordsAfter! - recordsBefore!).execute();
+    for (const u of added) expect({ status: Number(u.status_code), charged: Number(u.charged_micros) }).toEqual({ status: 400, charged: 0 });
   });
 });
 
