@@ -620,8 +620,12 @@ describe('web console', () => {
       await user.page.goto(path);
       await user.page.locator('.ant-pro-page-container').waitFor();
       await shot(user, name);
-      // The key the operator deleted is gone from the user's list too.
-      if (name === 'console-keys') expect(await user.page.getByText('ci-bot', { exact: true }).count()).toBe(0);
+      // The key the operator revoked stays in the user's list, marked revoked (read-only).
+      if (name === 'console-keys') {
+        const row = user.page.locator('tr', { has: user.page.getByText('ci-bot', { exact: true }) });
+        expect(await row.count()).toBe(1);
+        expect(await row.innerText()).toMatch(/Revoked|已吊销/);
+      }
     }
 
     // The sign-in pages in the other language each, and the choice survives a reload.

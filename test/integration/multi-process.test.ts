@@ -283,8 +283,10 @@ describe.skipIf(!SHARED_DB)(`two processes sharing ${DB_NAME} and Redis${SKIP_NO
     expect(holds).toHaveLength(AFFORDABLE); // a refused call places no hold
     expect(holds.every((h) => h.status === 'posted' && h.amount_micros === cost)).toBe(true);
     const usage = await kdb().selectFrom('usage_records').select(['status_code', 'charged_micros', 'stream']).where('wallet_id', '=', u.walletId).execute();
-    expect(usage).toHaveLength(AFFORDABLE); // nor a usage record
-    expect(usage.every((r) => r.status_code === 200 && r.charged_micros === cost)).toBe(true);
+    // every call is visible to the operator: the paid ones charged exactly, each refusal a 402 record costing nothing
+    expect(usage).toHaveLength(CALLS);
+    expect(usage.filter((r) => r.status_code === 200 && r.charged_micros === cost)).toHaveLength(AFFORDABLE);
+    expect(usage.filter((r) => r.status_code === 402 && r.charged_micros === 0)).toHaveLength(CALLS - AFFORDABLE);
     // the ledger: every bucket equals the sum of its entries, and the entries are the charges
     const sums = await ledgerSumsOf(kdb(), u.walletId);
     expect(sums.cash).toBe(w.cash_micros);
