@@ -71,6 +71,11 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     const text = body as string;
     if (jsonNestedDeeperThan(text)) return done(tooDeepError(), undefined);
+    // PostgreSQL text cannot hold NUL (a write fails with 22021, which used to surface as a 500), and no
+    // name, email or setting needs one: the back office refuses it up front. The gateway relays prompts untouched.
+    if (!req.url.startsWith('/v1') && (text.includes('\\u0000') || text.includes('\u0000'))) {
+      return done(new AppError('invalid_json', 'Text in the request body must not contain NUL characters (\\u0000).'), undefined);
+    }
     defaultJsonParser(req, text, done);
   });
 
