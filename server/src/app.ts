@@ -73,10 +73,12 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
     if (jsonNestedDeeperThan(text)) return done(tooDeepError(), undefined);
     // PostgreSQL text cannot hold NUL (a write fails with 22021, which used to surface as a 500), and no
     // name, email or setting needs one: the back office refuses it up front. The gateway relays prompts untouched.
-    if (!req.url.startsWith('/v1') && (text.includes('\\u0000') || text.includes('\u0000'))) {
-      return done(new AppError('invalid_json', 'Text in the request body must not contain NUL characters (\\u0000).'), undefined);
-    }
-    defaultJsonParser(req, text, done);
+    if (req.url.startsWith('/v1') || !(text.includes('\\u0000') || text.includes('\u0000'))) return defaultJsonParser(req, text, done);
+    defaultJsonParser(req, text, (err, value) => {
+      const path = err ? undefined : pathOfNul(value);
+      if (path === undefined) return done(err, value);
+      done(new AppError('validation_failed', `${path || 'body'}: text must not contain NUL characters (\\u0000)`, { path }), undefined);
+    });
   });
 
   app.setErrorHandler((err, req, reply) => {
@@ -248,4 +250,17 @@ async function probe(check: () => Promise<unknown>, ms: number): Promise<'ok' | 
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Dotted path of the first string (value or key) holding a NUL character, or undefined. Depth is already capped. */
+function pathOfNul(v: unknown, at = ''): string | undefined {
+  if (typeof v === 'string') return v.includes('\u0000') ? at : undefined;
+  if (v === null || typeof v !== 'object') return undefined;
+  for (const [k, child] of Object.entries(v)) {
+    const p = at ? `${at}.${k}` : k;
+    if (k.includes('\u0000')) return p;
+    const found = pathOfNul(child, p);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
