@@ -1,4 +1,4 @@
-import { StringDecoder } from 'node:string_decoder';
+import { SseText } from '../stream/sse.js';
 import type { SseEvent } from './types.js';
 
 /**
@@ -6,22 +6,11 @@ import type { SseEvent } from './types.js';
  * (CR, LF and CRLF line ends, chunk boundaries anywhere, including inside a UTF-8 character).
  */
 export class SseSplitter {
-  readonly #decoder = new StringDecoder('utf8');
+  readonly #lines = new SseText();
   #pending = '';
-  #cr = false;
 
   push(chunk: Buffer): SseEvent[] {
-    let text = this.#decoder.write(chunk);
-    if (this.#cr) {
-      text = '\r' + text;
-      this.#cr = false;
-    }
-    if (text.endsWith('\r')) {
-      this.#cr = true;
-      text = text.slice(0, -1);
-    }
-    if (text.includes('\r')) text = text.replace(/\r\n?/g, '\n');
-    this.#pending += text;
+    this.#pending += this.#lines.write(chunk);
     const out: SseEvent[] = [];
     let idx: number;
     while ((idx = this.#pending.indexOf('\n\n')) !== -1) {
@@ -33,9 +22,8 @@ export class SseSplitter {
   }
 
   end(): SseEvent[] {
-    const rest = (this.#pending + this.#decoder.end().replace(/\r\n?/g, '\n') + (this.#cr ? '\n' : '')).trim();
+    const rest = (this.#pending + this.#lines.end()).trim();
     this.#pending = '';
-    this.#cr = false;
     return rest ? [parseBlock(rest)] : [];
   }
 }

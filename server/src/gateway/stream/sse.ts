@@ -17,12 +17,10 @@ export const MAX_EVENT_CHARS = 4 * 1024 * 1024;
  * a string scan; what a meter holds stays bounded however long the stream runs.
  */
 export class SseMeter {
-  readonly #decoder = new StringDecoder('utf8');
+  readonly #lines = new SseText();
   #pending = '';
   /** `#pending` holds no blank line before this index: a long event is scanned once, not per chunk. */
   #scanned = 0;
-  /** A chunk ended in CR: whether it is a CRLF is known only from the next chunk's first byte. */
-  #cr = false;
   /** `data:` payloads delivered and not yet counted. */
   #raw: string[] = [];
   #rawChars = 0;
@@ -44,17 +42,7 @@ export class SseMeter {
 
   /** Feed an upstream chunk; returns the text to send on (possibly empty). */
   push(chunk: Buffer): string {
-    let text = this.#decoder.write(chunk);
-    if (this.#cr) {
-      text = '\r' + text;
-      this.#cr = false;
-    }
-    if (text.endsWith('\r')) {
-      this.#cr = true;
-      text = text.slice(0, -1);
-    }
-    if (text.includes('\r')) text = text.replace(/\r\n?/g, '\n');
-    this.#pending += text;
+    this.#pending += this.#lines.write(chunk);
     let out = '';
     let idx: number;
     while (!this.malformed && (idx = this.#pending.indexOf('\n\n', this.#scanned)) !== -1) {
@@ -74,8 +62,7 @@ export class SseMeter {
 
   /** The upstream ended: whatever partial event is left. */
   end(): string {
-    const rest = (this.#pending + this.#decoder.end().replace(/\r\n?/g, '\n') + (this.#cr ? '\n' : '')).trim();
-    this.#cr = false;
+    const rest = (this.#pending + this.#lines.end()).trim();
     this.#pending = '';
     this.#scanned = 0;
     if (!rest || this.malformed) return '';
@@ -143,5 +130,35 @@ export class SseMeter {
   /** Characters the meter holds (a split event, uncounted payloads, the count's tail): stays bounded. */
   get held(): number {
     return this.#pending.length + this.#rawChars + this.#tally.held;
+  }
+}
+
+/**
+ * Upstream bytes as text with LF line ends: UTF-8 decoded across chunk boundaries, CR and CRLF
+ * turned into LF, even when a CRLF is split between two chunks.
+ */
+export class SseText {
+  readonly #decoder = new StringDecoder('utf8');
+  #cr = false;
+
+  write(chunk: Buffer): string {
+    let text = this.#decoder.write(chunk);
+    // A chunk that ended in CR: whether it was a CRLF is known only from this chunk's first byte.
+    if (this.#cr) {
+      text = '\r' + text;
+      this.#cr = false;
+    }
+    if (text.endsWith('\r')) {
+      this.#cr = true;
+      text = text.slice(0, -1);
+    }
+    return text.includes('\r') ? text.replace(/\r\n?/g, '\n') : text;
+  }
+
+  /** What is left at the end of the stream. */
+  end(): string {
+    const rest = this.#decoder.end().replace(/\r\n?/g, '\n') + (this.#cr ? '\n' : '');
+    this.#cr = false;
+    return rest;
   }
 }
