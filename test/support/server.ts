@@ -62,7 +62,7 @@ export interface ChildServer {
 
 /** A server in its own process (`tollgate start`), as an operator runs it. */
 export async function startChildServer(env: Record<string, string>): Promise<ChildServer> {
-  const proc = spawn(process.execPath, ['bin/tollgate.mjs', 'start'], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, ['bin/tollgate.mjs', 'start'], { cwd: REPO_ROOT, env: { TOLLGATE_EXIT_WITH_PARENT: '1', ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));

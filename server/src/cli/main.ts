@@ -84,6 +84,12 @@ program
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
+    // Under a supervisor that may die without signalling its children (a test runner killed on a
+    // timeout), a server left behind holds its port and database; this makes it follow its parent.
+    if (process.env.TOLLGATE_EXIT_WITH_PARENT === '1') {
+      const parent = process.ppid;
+      setInterval(() => process.ppid !== parent && stop('parent exited'), 1000).unref();
+    }
   });
 
 program
