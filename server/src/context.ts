@@ -10,6 +10,7 @@ import { Catalog } from './gateway/catalog.js';
 import { ChannelHealth } from './gateway/channels.js';
 import { KeyCache } from './gateway/key-cache.js';
 import { KeyTouches } from './gateway/key-touches.js';
+import { ChannelStats } from './gateway/channel-stats.js';
 import { RateLimiter } from './gateway/rate-limit.js';
 import { Relay } from './gateway/relay.js';
 import { Cooldowns } from './gateway/router.js';
@@ -37,6 +38,7 @@ export interface AppContext {
   money: MoneyStore;
   health: ChannelHealth;
   touches: KeyTouches;
+  channelStats: ChannelStats;
   metrics: Metrics;
   relay: Relay;
   auth: Auth;
@@ -76,7 +78,8 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const money = createMoneyStore(db, commitObserver(metrics), log);
   const health = new ChannelHealth(db, box, feed, pools, log);
   const touches = new KeyTouches(db);
-  const relay = new Relay({ config, catalog, keys, limiter, cooldowns, pools, money, health, touches, metrics, log });
+  const channelStats = new ChannelStats(db);
+  const relay = new Relay({ config, catalog, keys, limiter, cooldowns, pools, money, health, touches, channelStats, metrics, log });
   const auth = createAuth(db, config, log);
   const jobs = new Jobs(db, log, metrics);
 
@@ -91,6 +94,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     jobs
       .add({ name: 'sweep-holds', everyMs: config.jobs.sweepIntervalMs, exclusive: false, run: () => money.expireOverdue() })
       .add({ name: 'flush-key-touches', everyMs: 5_000, exclusive: false, run: () => touches.flush() })
+      .add({ name: 'flush-channel-stats', everyMs: 5_000, exclusive: false, run: () => channelStats.flush() })
       .add({ name: 'prune-change-log', everyMs: 3600_000, exclusive: true, run: () => feed.prune() });
     if (db.sqlite) {
       // SQLite gathers no planner statistics by itself; without them some report queries pick
@@ -108,7 +112,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
 
   let closed = false;
   return {
-    config, log, db, redis, box, feed, catalog, keys, limiter, cooldowns, pools, money, health, touches, metrics, relay, auth, jobs,
+    config, log, db, redis, box, feed, catalog, keys, limiter, cooldowns, pools, money, health, touches, channelStats, metrics, relay, auth, jobs,
     async close() {
       if (closed) return;
       closed = true;
@@ -117,6 +121,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       await money.idle();
       money.stop();
       await touches.flush().catch((err) => log.warn({ err }, 'could not flush key last-used times'));
+      await channelStats.flush().catch((err) => log.warn({ err }, 'could not flush channel statistics'));
       await pools.close();
       await redis?.close();
       await db.close();

@@ -271,6 +271,17 @@ export interface Database {
   audit_log: AuditLogTable;
   job_leases: JobLeasesTable;
   settings: SettingsTable;
+  channel_minute_stats: ChannelMinuteStatsTable;
+}
+
+/** Upstream attempts per channel and minute, summed over processes (gateway/channel-stats.ts). */
+export interface ChannelMinuteStatsTable {
+  channel_id: number;
+  minute: number; // epoch ms at the start of the minute
+  ok_count: number;
+  error_count: number;
+  last_error: string | null;
+  last_error_at: number | null;
 }
 
 export type User = Selectable<UsersTable>;

@@ -31,6 +31,16 @@ export const ChannelViewSchema = z.object({
   updated_at: z.string(),
 });
 
+const ChannelHealthSchema = z.object({
+  calls_1h: z.number().describe('upstream attempts through this channel in the last hour, in every process (failed-over attempts included)'),
+  errors_1h: z.number(),
+  error_rate_1h: z.number().nullable().describe('errors_1h / calls_1h (0..1); null without calls'),
+  last_error: z.string().nullable().describe('the last failure seen (within 7 days)'),
+  last_error_at: z.string().nullable(),
+});
+
+const NO_TRAFFIC = { calls_1h: 0, errors_1h: 0, error_rate_1h: null, last_error: null, last_error_at: null };
+
 /** /api/admin/channels: upstream channels and their health. */
 export async function channelAdminRoutes(app: FastifyInstance, ctx: AppContext) {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -41,9 +51,39 @@ export async function channelAdminRoutes(app: FastifyInstance, ctx: AppContext) 
       tags,
       summary: 'List channels (highest priority first)',
       querystring: z.object({ status: z.enum(CHANNEL_STATUSES).optional(), q: z.string().max(200).optional(), group: z.string().optional() }),
-      response: { 200: z.object({ items: z.array(ChannelViewSchema) }) },
+      response: { 200: z.object({ items: z.array(ChannelViewSchema.extend({ health: ChannelHealthSchema })) }) },
     },
-    handler: async (req) => ({ items: await ctx.health.list(req.query) }),
+    handler: async (req) => {
+      const [items, stats] = await Promise.all([ctx.health.list(req.query), ctx.channelStats.summary()]);
+      return { items: items.map((c) => ({ ...c, health: stats.get(c.id) ?? NO_TRAFFIC })) };
+    },
+  });
+
+  r.post('/channels/test-all', {
+    schema: {
+      tags,
+      summary: 'Run the health check of every enabled or auto-disabled channel now',
+      description: 'Four at a time; a channel that cannot be tested (only wildcard models, no test model) is reported, not skipped.',
+      response: { 200: z.object({ items: z.array(z.object({ id: z.number(), name: z.string(), ok: z.boolean(), status: z.number().nullable(), ms: z.number(), error: z.string().nullable() })) }) },
+    },
+    handler: async () => {
+      const channels = (await ctx.health.list()).filter((c) => c.status === 'enabled' || c.status === 'auto_disabled');
+      const items: { id: number; name: string; ok: boolean; status: number | null; ms: number; error: string | null }[] = [];
+      let next = 0;
+      const worker = async () => {
+        while (next < channels.length) {
+          const c = channels[next++]!;
+          try {
+            const t = await ctx.health.test(c.id);
+            items.push({ id: c.id, name: c.name, ok: t.ok, status: t.status, ms: t.ms, error: t.error });
+          } catch (err) {
+            items.push({ id: c.id, name: c.name, ok: false, status: null, ms: 0, error: (err as Error).message });
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(4, channels.length) }, worker));
+      return { items: items.sort((a, b) => a.id - b.id) };
+    },
   });
 
   r.post('/channels', {

@@ -19,7 +19,7 @@ import type { StreamPipe } from './formats/types.js';
 import { countCompletionTokens } from './tokenizer.js';
 
 /** What the relay uses of the application context. */
-export type RelayDeps = Pick<AppContext, 'config' | 'catalog' | 'keys' | 'limiter' | 'cooldowns' | 'pools' | 'money' | 'health' | 'touches' | 'metrics' | 'log'>;
+export type RelayDeps = Pick<AppContext, 'config' | 'catalog' | 'keys' | 'limiter' | 'cooldowns' | 'pools' | 'money' | 'health' | 'touches' | 'channelStats' | 'metrics' | 'log'>;
 
 /** Everything known about one call once it has been admitted and its hold placed. */
 interface Call {
@@ -315,6 +315,7 @@ export class Relay {
         if (signal.aborted) return this.#finishAborted(call, null);
         last = networkFailure(err);
         metrics.upstreamFailures.inc({ channel: String(channel.id), kind: last.kind });
+        this.d.channelStats.fail(channel.id, last.message);
         cooldowns.cool(channel.id, config.gateway.cooldownMs);
         this.d.log.warn({ reqId: call.requestId, channel: channel.id, err: scrubSecrets((err as Error).message, [channel.apiKey]) }, 'upstream request failed');
         continue;
@@ -331,7 +332,12 @@ export class Relay {
         const classified = provider.classifyFailure(res.statusCode, text);
         const f = { ...classified, message: scrubSecrets(classified.message, [channel.apiKey]) };
         metrics.upstreamFailures.inc({ channel: String(channel.id), kind: f.kind });
-        if (f.kind === 'client') return this.#passThroughError(call, reply, f);
+        // A request the upstream refuses as malformed says nothing about the channel's health.
+        if (f.kind === 'client') {
+          this.d.channelStats.ok(channel.id);
+          return this.#passThroughError(call, reply, f);
+        }
+        if (f.kind !== 'mismatch') this.d.channelStats.fail(channel.id, `${f.status}${f.code ? ` ${f.code}` : ''}: ${f.message}`);
         last = f;
         if (f.kind === 'auth' || f.kind === 'quota') {
           void this.d.health.autoDisable(channel.id, `upstream ${f.status} ${f.code ?? ''}: ${f.message}`.slice(0, 500));
@@ -341,6 +347,7 @@ export class Relay {
         this.d.log.warn({ reqId: call.requestId, channel: channel.id, status: f.status, kind: f.kind, upstream_message: f.message }, 'upstream refused');
         continue;
       }
+      this.d.channelStats.ok(channel.id);
       if (call.parsed.stream) return this.#relayStream(call, this.#pipeFor(call, provider), res, reply, signal);
       const got = await readJson(res);
       if (got === 'aborted' || signal.aborted) return this.#finishAborted(call, null);
@@ -348,6 +355,7 @@ export class Relay {
         // A 200 with a broken or unreadable body: the next channel may do better.
         last = got.failure;
         metrics.upstreamFailures.inc({ channel: String(channel.id), kind: last.kind });
+        this.d.channelStats.fail(channel.id, last.message);
         cooldowns.cool(channel.id, config.gateway.cooldownMs);
         this.d.log.warn({ reqId: call.requestId, channel: channel.id, problem: last.message }, 'upstream answer unusable');
         continue;

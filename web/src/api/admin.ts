@@ -86,6 +86,14 @@ export function useTestChannel() {
   });
 }
 
+export function useTestAllChannels() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: () => call(api.POST('/api/admin/channels/test-all')),
+    onSettled: () => qc.invalidateQueries({ queryKey: adminKeys.channels }),
+  });
+}
+
 // --- prices and groups ---------------------------------------------------------------------
 
 export function usePrices(q?: string) {

@@ -37,6 +37,16 @@ export interface paths {
                                 cost_ratio: string;
                                 created_at: string;
                                 groups: string[];
+                                health: {
+                                    /** @description upstream attempts through this channel in the last hour, in every process (failed-over attempts included) */
+                                    calls_1h: number;
+                                    /** @description errors_1h / calls_1h (0..1); null without calls */
+                                    error_rate_1h: number | null;
+                                    errors_1h: number;
+                                    /** @description the last failure seen (within 7 days) */
+                                    last_error: string | null;
+                                    last_error_at: string | null;
+                                };
                                 id: number;
                                 /** @description last 4 characters only; the key is never shown again */
                                 key_hint: string;
@@ -374,6 +384,54 @@ export interface paths {
                             ms: number;
                             ok: boolean;
                             status: number | null;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/channels/test-all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run the health check of every enabled or auto-disabled channel now
+         * @description Four at a time; a channel that cannot be tested (only wildcard models, no test model) is reported, not skipped.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                error: string | null;
+                                id: number;
+                                ms: number;
+                                name: string;
+                                ok: boolean;
+                                status: number | null;
+                            }[];
                         };
                     };
                 };

@@ -29,6 +29,9 @@ export type Channel = ResponseOf<'/api/admin/channels/{id}', 'get'>;
 export type ChannelInput = BodyOf<'/api/admin/channels', 'post'>;
 export type ChannelPatch = BodyOf<'/api/admin/channels/{id}', 'patch'>;
 export type ChannelTestResult = ResponseOf<'/api/admin/channels/{id}/test', 'post'>;
+/** A channel as listed: with its last hour of upstream attempts and its last error. */
+export type ChannelListItem = ResponseOf<'/api/admin/channels', 'get'>['items'][number];
+export type ChannelTestAll = ResponseOf<'/api/admin/channels/test-all', 'post'>;
 
 export type Price = ResponseOf<'/api/admin/prices', 'get'>['items'][number];
 export type PriceInput = BodyOf<'/api/admin/prices/{model}', 'put'>;

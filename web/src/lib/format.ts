@@ -60,3 +60,8 @@ export function formatMs(ms: number | null | undefined): string {
 export function tzOffsetMinutes(): number {
   return new Date().getTimezoneOffset();
 }
+
+/** A share (0..1) as a percentage in the page's language: "12.5%", "12,5 %". */
+export function formatPercent(share: number, locale?: string): string {
+  return new Intl.NumberFormat(locale, { style: 'percent', maximumFractionDigits: 1 }).format(share);
+}

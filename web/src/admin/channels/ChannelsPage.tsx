@@ -4,16 +4,16 @@ import { App, Badge, Button, Dropdown, Empty, Space, Tag, Tooltip, Typography } 
 import { useCallback, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Clip } from '../../components/Clip';
-import { adminKeys, useDeleteChannel, useSaveChannel, useTestChannel } from '../../api/admin';
+import { adminKeys, useDeleteChannel, useSaveChannel, useTestAllChannels, useTestChannel } from '../../api/admin';
 import { api, call } from '../../api/client';
 import { errorLine } from '../../api/errors';
-import type { Channel, ChannelTestResult } from '../../api/types';
+import type { ChannelListItem as Channel, ChannelTestResult } from '../../api/types';
 import { useConfirm } from '../../components/confirm';
 import { ServerTable } from '../../components/ServerTable';
 import { StatusTag } from '../../components/StatusTag';
 import { useDrawer } from '../../components/useDrawer';
 import { useServerTable, type TableState } from '../../components/useServerTable';
-import { formatDateTime, formatMs } from '../../lib/format';
+import { formatDateTime, formatMs, formatPercent } from '../../lib/format';
 import { ChannelDrawer } from './ChannelDrawer';
 
 type Filters = { q?: string; status?: 'enabled' | 'disabled' | 'auto_disabled'; group?: string };
@@ -32,7 +32,7 @@ const toFilters = (v: Record<string, unknown>): Filters => ({
 });
 
 export default function ChannelsPage() {
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
   const { message, notification } = App.useApp();
   const { confirm, typed } = useConfirm();
   const drawer = useDrawer<Channel>();
@@ -41,7 +41,19 @@ export default function ChannelsPage() {
   const save = useSaveChannel();
   const del = useDeleteChannel();
   const test = useTestChannel();
+  const testAll = useTestAllChannels();
 
+  const runTestAll = async () => {
+    try {
+      const { items } = await testAll.mutateAsync();
+      const failed = items.filter((r) => !r.ok);
+      const summary = { message: t('channels.test_all_done', { count: items.length, passed: items.length - failed.length, failed: failed.length }), placement: 'topRight' as const };
+      if (failed.length === 0) notification.success(summary);
+      else notification.warning({ ...summary, description: t('channels.test_all_failed_list', { names: failed.map((r) => r.name).join(', ') }), duration: 8 });
+    } catch (e) {
+      void message.error(errorLine(e, t));
+    }
+  };
 
   const runTest = async (c: Channel) => {
     setTesting(c.id);
@@ -143,6 +155,43 @@ export default function ChannelsPage() {
     },
     { title: t('channels.fields.groups'), dataIndex: 'groups', render: (_, c) => c.groups.join(', '), fieldProps: { placeholder: 'default' } },
     {
+      title: t('channels.last_hour'),
+      dataIndex: 'health',
+      search: false,
+      render: (_, c) =>
+        c.health.calls_1h === 0 ? (
+          <Typography.Text type="secondary">{t('channels.last_hour_none')}</Typography.Text>
+        ) : (
+          <Space direction="vertical" size={0} data-testid={`channel-health-${c.id}`}>
+            <Badge
+              status={c.health.errors_1h === 0 ? 'success' : (c.health.error_rate_1h ?? 0) >= 0.5 ? 'error' : 'warning'}
+              text={t('channels.last_hour_errors', { rate: formatPercent(c.health.error_rate_1h ?? 0, i18n.language), count: c.health.errors_1h })}
+            />
+            <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+              {t('channels.last_hour_calls', { count: c.health.calls_1h })}
+            </Typography.Text>
+          </Space>
+        ),
+    },
+    {
+      title: t('channels.last_error'),
+      dataIndex: ['health', 'last_error'],
+      search: false,
+      render: (_, c) =>
+        c.health.last_error ? (
+          <Space direction="vertical" size={0}>
+            <Typography.Text type="danger" style={{ maxWidth: 220, fontSize: 12 }} ellipsis={{ tooltip: c.health.last_error }}>
+              {c.health.last_error}
+            </Typography.Text>
+            <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+              {formatDateTime(c.health.last_error_at)}
+            </Typography.Text>
+          </Space>
+        ) : (
+          <Typography.Text type="secondary">{t('channels.no_error')}</Typography.Text>
+        ),
+    },
+    {
       title: t('channels.fields.last_test'),
       dataIndex: 'last_test_at',
       search: false,
@@ -215,6 +264,9 @@ export default function ChannelsPage() {
           </Empty>
         }
         toolBarRender={() => [
+          <Button key="test-all" icon={<ThunderboltOutlined />} loading={testAll.isPending} onClick={() => void runTestAll()} data-testid="channel-test-all">
+            {t('channels.test_all')}
+          </Button>,
           <Button
             key="new"
             type="primary"

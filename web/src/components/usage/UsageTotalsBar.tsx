@@ -1,7 +1,7 @@
 import type { UseQueryResult } from '@tanstack/react-query';
 import { Card, Skeleton, Statistic } from 'antd';
 import { useTranslation } from 'react-i18next';
-import { formatInt } from '../../lib/format';
+import { formatInt, formatPercent } from '../../lib/format';
 import { formatMoney } from '../../lib/money';
 
 interface Totals {
@@ -15,8 +15,7 @@ interface Totals {
 
 function errorRate(failed: number, calls: number, lang: string): string {
   if (calls === 0) return '—';
-  const pct = new Intl.NumberFormat(lang, { style: 'percent', maximumFractionDigits: 1 }).format(failed / calls);
-  return `${pct} (${formatInt(failed, lang)})`;
+  return `${formatPercent(failed / calls, lang)} (${formatInt(failed, lang)})`;
 }
 
 /** Totals over the filtered records, above the usage table. Operators also see cost and margin. */
