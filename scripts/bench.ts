@@ -31,7 +31,7 @@ import { createUser } from '../server/src/accounts/users.js';
 import { createKey } from '../server/src/accounts/keys.js';
 import { adjustCash } from '../server/src/billing/wallets.js';
 import { setPrice } from '../server/src/billing/prices.js';
-import { CLI_ACTOR } from '../server/src/ops/audit.js';
+import { CLI_ACTOR } from '../server/src/audit/index.js';
 import { ledgerSums } from '../server/src/billing/wallets.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);

@@ -27,7 +27,7 @@ import { setPrice } from '../server/src/billing/prices.js';
 import { adjustCash, ledgerSums } from '../server/src/billing/wallets.js';
 import { loadConfig } from '../server/src/config/index.js';
 import { createContext } from '../server/src/context.js';
-import { CLI_ACTOR } from '../server/src/ops/audit.js';
+import { CLI_ACTOR } from '../server/src/audit/index.js';
 
 const CALLS = Number(process.env.SOAK_CALLS ?? 1_000_000);
 const CONCURRENCY = Number(process.env.SOAK_CONCURRENCY ?? 32);

@@ -21,6 +21,7 @@ import { accountsAdminRoutes } from './accounts/admin.routes.js';
 import { authRoutes } from './accounts/auth.routes.js';
 import { billingAdminRoutes } from './billing/admin.routes.js';
 import { usageAdminRoutes } from './ops/admin.routes.js';
+import { auditAdminRoutes } from './ops/audit.routes.js';
 import { reportsAdminRoutes } from './ops/reports.routes.js';
 import { consoleRoutes } from './console/routes.js';
 import { AppError } from './errors.js';
@@ -170,6 +171,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
         await admin.register((i) => accountsAdminRoutes(i, ctx));
         await admin.register((i) => usageAdminRoutes(i, ctx));
         await admin.register((i) => reportsAdminRoutes(i, ctx));
+        await admin.register((i) => auditAdminRoutes(i, ctx));
       },
       { prefix: '/api/admin' },
     );

@@ -18,6 +18,7 @@ import { UpstreamPools } from './gateway/upstream.js';
 import { createAuth, type Auth } from './accounts/auth.js';
 import { commitObserver, createMetrics, type Metrics } from './ops/metrics.js';
 import { Jobs } from './ops/jobs.js';
+import { purgeAuditLog } from './audit/retention.js';
 
 /**
  * The composition root: every long-lived part of a process, built once and passed down. Commands
@@ -95,7 +96,8 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       .add({ name: 'sweep-holds', everyMs: config.jobs.sweepIntervalMs, exclusive: false, run: () => money.expireOverdue() })
       .add({ name: 'flush-key-touches', everyMs: 5_000, exclusive: false, run: () => touches.flush() })
       .add({ name: 'flush-channel-stats', everyMs: 5_000, exclusive: false, run: () => channelStats.flush() })
-      .add({ name: 'prune-change-log', everyMs: 3600_000, exclusive: true, run: () => feed.prune() });
+      .add({ name: 'prune-change-log', everyMs: 3600_000, exclusive: true, run: () => feed.prune() })
+      .add({ name: 'purge-audit-log', everyMs: 3600_000, exclusive: true, run: () => purgeAuditLog(db) });
     if (db.sqlite) {
       // SQLite gathers no planner statistics by itself; without them some report queries pick
       // poor plans once the usage table is large. `optimize` is cheap when nothing changed.

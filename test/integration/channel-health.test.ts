@@ -8,7 +8,7 @@ import { startFakeUpstream, type FakeUpstream } from '../support/fake-upstream.j
 import { startTestServer, type TestServer } from '../support/server.js';
 import { addChannel, addPrice, addUserWithKey } from '../support/seed.js';
 import { until } from '../support/books.js';
-import { CLI_ACTOR } from '../../server/src/ops/audit.js';
+import { CLI_ACTOR } from '../../server/src/audit/index.js';
 
 const INTERVAL_MS = 1_000;
 

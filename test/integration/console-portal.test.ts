@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setGroup } from '../../server/src/billing/prices.js';
-import { CLI_ACTOR } from '../../server/src/ops/audit.js';
+import { CLI_ACTOR } from '../../server/src/audit/index.js';
 import { ApiClient } from '../support/api.js';
 import { startFakeUpstream, type FakeUpstream } from '../support/fake-upstream.js';
 import { addChannel, addPrice, addUserWithKey } from '../support/seed.js';

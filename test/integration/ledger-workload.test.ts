@@ -25,7 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKey } from '../../server/src/accounts/keys.js';
 import { setGroup } from '../../server/src/billing/prices.js';
 import { formatMicros } from '../../server/src/lib/money.js';
-import { CLI_ACTOR } from '../../server/src/ops/audit.js';
+import { CLI_ACTOR } from '../../server/src/audit/index.js';
 import { ApiClient, type ApiResponse } from '../support/api.js';
 import { bookProblems, chatPromptTokens, closedPort, expectedCost, usdToMicros, type TestPrice } from '../support/books.js';
 import { startFakeUpstream, type FakeUpstream } from '../support/fake-upstream.js';

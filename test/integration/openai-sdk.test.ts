@@ -8,7 +8,7 @@ import { setGroup } from '../../server/src/billing/prices.js';
 import { createUser } from '../../server/src/accounts/users.js';
 import { createKey } from '../../server/src/accounts/keys.js';
 import { adjustCash } from '../../server/src/billing/wallets.js';
-import { CLI_ACTOR } from '../../server/src/ops/audit.js';
+import { CLI_ACTOR } from '../../server/src/audit/index.js';
 import { startFakeUpstream, type FakeUpstream } from '../support/fake-upstream.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { addChannel, addPrice, addUserWithKey, walletOf } from '../support/seed.js';

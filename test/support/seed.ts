@@ -3,7 +3,7 @@ import { createUser } from '../../server/src/accounts/users.js';
 import { adjustCash } from '../../server/src/billing/wallets.js';
 import { setPrice, type PriceInput } from '../../server/src/billing/prices.js';
 import { parseMicros } from '../../server/src/lib/money.js';
-import { CLI_ACTOR } from '../../server/src/ops/audit.js';
+import { CLI_ACTOR } from '../../server/src/audit/index.js';
 import type { ChannelInput } from '../../server/src/gateway/channels.js';
 import type { AppContext } from '../../server/src/context.js';
 

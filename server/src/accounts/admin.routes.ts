@@ -5,9 +5,8 @@ import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { actorOf } from '../http/session.js';
 import { IdParam, PageQuery, UsdAmount, pageOf } from '../http/pagination.js';
-import { formatMicros, parseMicros } from '../lib/money.js';
-import { audit } from '../ops/audit.js';
-import { adjustCash } from '../billing/wallets.js';
+import { parseMicros } from '../lib/money.js';
+import { adjustUserBalance } from '../billing/wallets.js';
 import { keyView, createKey, listKeys, revokeKey, updateKey, getKey } from './keys.js';
 import { createUser, getUserWithWallet, listUsers, ROLES, setPassword, UserNameSchema, updateUser, userView, USER_STATUSES } from './users.js';
 
@@ -159,8 +158,7 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
     handler: async (req, reply) => {
       const b = req.body;
       if (b.role !== 'user' && req.sessionUser?.role !== 'super_admin') throw new AppError('forbidden', 'Only a super-admin can create operators.', { path: 'role' });
-      const { user, wallet } = await createUser(ctx.db, { ...b, email: b.email });
-      await audit(ctx.db.kysely, actorOf(req), 'user.create', { type: 'user', id: user.id }, null, { email: user.email, role: user.role, group: user.group_name });
+      const { user, wallet } = await createUser(ctx.db, { ...b, email: b.email }, actorOf(req));
       return reply.code(201).send(userView(user, wallet));
     },
   });
@@ -194,10 +192,7 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
       if (req.params.id === req.sessionUser?.id && (req.body.status === 'disabled' || (req.body.role && req.body.role !== req.sessionUser.role))) {
         throw new AppError('own_account', 'You cannot disable yourself or change your own role.', { path: req.body.status ? 'status' : 'role' });
       }
-      const { before, after } = await updateUser(ctx.db, ctx.feed, req.params.id, req.body);
-      await audit(ctx.db.kysely, actorOf(req), 'user.update', { type: 'user', id: after.id },
-        { name: before.name, status: before.status, role: before.role, group: before.group_name, remark: before.remark },
-        { name: after.name, status: after.status, role: after.role, group: after.group_name, remark: after.remark });
+      const { after } = await updateUser(ctx.db, ctx.feed, req.params.id, req.body, actorOf(req));
       const { user, wallet } = await getUserWithWallet(ctx.db.kysely, after.id);
       return userView(user, wallet);
     },
@@ -208,8 +203,7 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
     handler: async (req, reply) => {
       await getUserWithWallet(ctx.db.kysely, req.params.id);
       await assertMayActOn(ctx, req, req.params.id);
-      await setPassword(ctx.db, req.params.id, req.body.password);
-      await audit(ctx.db.kysely, actorOf(req), 'user.password_reset', { type: 'user', id: req.params.id });
+      await setPassword(ctx.db, req.params.id, req.body.password, actorOf(req));
       return reply.code(204).send(null);
     },
   });
@@ -236,23 +230,13 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
       } catch (e) {
         throw new AppError('validation_failed', `amount: ${(e as Error).message}`, { path: 'amount' });
       }
-      if (amount === 0) throw new AppError('validation_failed', 'amount: must not be zero', { path: 'amount' });
-      const { user, wallet } = await getUserWithWallet(ctx.db.kysely, req.params.id);
       const headerKey = req.headers['idempotency-key'];
-      const res = await adjustCash(ctx.db, {
-        walletId: wallet.id,
-        userId: user.id,
+      const res = await adjustUserBalance(ctx.db, actorOf(req), req.params.id, {
         amount,
-        type: 'adjustment',
         reason: req.body.reason,
-        actorId: req.sessionUser.id,
         idempotencyKey: req.body.idempotency_key ?? (typeof headerKey === 'string' ? headerKey : undefined),
       });
-      if (!res.replayed) {
-        await audit(ctx.db.kysely, actorOf(req), 'balance.adjust', { type: 'user', id: user.id },
-          { cash_micros: wallet.cash_micros }, { cash_micros: res.wallet.cash_micros, amount: formatMicros(amount), reason: req.body.reason });
-      }
-      const fresh = await getUserWithWallet(ctx.db.kysely, user.id);
+      const fresh = await getUserWithWallet(ctx.db.kysely, req.params.id);
       return { entry: entryView(res.entry), user: userView(fresh.user, fresh.wallet), replayed: res.replayed, arrears_repaid_micros: res.arrearsRepaid };
     },
   });
@@ -288,8 +272,7 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
     },
     handler: async (req, reply) => {
       await assertMayActOn(ctx, req, req.body.user_id);
-      const { key, view } = await createKey(ctx.db, ctx.feed, req.body.user_id, keyInputFrom(req.body));
-      await audit(ctx.db.kysely, actorOf(req), 'key.create', { type: 'key', id: view.id }, null, view);
+      const { key, view } = await createKey(ctx.db, ctx.feed, req.body.user_id, keyInputFrom(req.body), actorOf(req));
       return reply.code(201).send({ ...view, key });
     },
   });
@@ -304,8 +287,7 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
     },
     handler: async (req) => {
       await assertMayActOnKey(ctx, req, req.params.id);
-      const { before, after } = await updateKey(ctx.db, ctx.feed, req.params.id, { ...keyInputFrom(req.body), status: req.body.status });
-      await audit(ctx.db.kysely, actorOf(req), 'key.update', { type: 'key', id: after.id }, keyView(before), keyView(after));
+      const { after } = await updateKey(ctx.db, ctx.feed, req.params.id, { ...keyInputFrom(req.body), status: req.body.status }, undefined, actorOf(req));
       return keyView(after);
     },
   });
@@ -314,9 +296,8 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
     schema: { tags: keyTags, summary: 'Revoke a key for good (refused everywhere within seconds)', params: IdParam, response: { 200: KeyViewSchema } },
     handler: async (req) => {
       await assertMayActOnKey(ctx, req, req.params.id);
-      const { before } = await revokeKey(ctx.db, ctx.feed, req.params.id);
-      await audit(ctx.db.kysely, actorOf(req), 'key.revoke', { type: 'key', id: before.id }, keyView(before), { status: 'revoked' });
-      return keyView(await ctx.db.kysely.selectFrom('api_keys').selectAll().where('id', '=', before.id).executeTakeFirstOrThrow());
+      const { after } = await revokeKey(ctx.db, ctx.feed, req.params.id, { actor: actorOf(req) });
+      return keyView(after);
     },
   });
 
@@ -325,8 +306,7 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
     handler: async (req, reply) => {
       await getKey(ctx.db.kysely, req.params.id);
       await assertMayActOnKey(ctx, req, req.params.id);
-      const { before } = await revokeKey(ctx.db, ctx.feed, req.params.id, { delete: true });
-      await audit(ctx.db.kysely, actorOf(req), 'key.delete', { type: 'key', id: before.id }, keyView(before), null);
+      await revokeKey(ctx.db, ctx.feed, req.params.id, { delete: true, actor: actorOf(req) });
       return reply.code(204).send(null);
     },
   });

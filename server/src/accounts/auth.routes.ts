@@ -3,7 +3,8 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
-import { headersOf, loadSession } from '../http/session.js';
+import { audit } from '../audit/index.js';
+import { actorOf, headersOf, loadSession, STAFF_ROLES } from '../http/session.js';
 import { CLIENT_IP_HEADER } from './auth.js';
 import { UserNameSchema } from './users.js';
 
@@ -40,6 +41,46 @@ function trustedOrigin(req: FastifyRequest): string {
   return `${req.protocol}://${req.host || 'localhost'}`;
 }
 
+/**
+ * Sign-ins and sign-ups, successful or not, go on the audit trail with the address and user agent.
+ * A failure records the email that was tried (never the password) and why it failed.
+ */
+async function auditSignIn(ctx: AppContext, req: FastifyRequest, what: 'sign_in' | 'sign_up', body: unknown, status: number, text: string | null) {
+  const tried = typeof (body as { email?: unknown } | undefined)?.email === 'string' ? String((body as { email: string }).email).trim().toLowerCase().slice(0, 254) : null;
+  const base = actorOf(req);
+  if (status >= 200 && status < 300) {
+    let user: { id?: unknown; email?: unknown; role?: unknown } | undefined;
+    try {
+      user = (JSON.parse(text ?? '{}') as { user?: typeof user }).user;
+    } catch {
+      user = undefined;
+    }
+    const id = Number(user?.id);
+    if (!Number.isSafeInteger(id)) return;
+    const role = typeof user?.role === 'string' ? user.role : 'user';
+    const email = typeof user?.email === 'string' ? user.email : tried;
+    const actor = { ...base, kind: STAFF_ROLES.has(role) ? ('staff' as const) : ('user' as const), id, email, role };
+    await audit(ctx.db.kysely, actor, what === 'sign_in' ? 'auth.sign_in' : 'auth.sign_up', { type: 'user', id }, null, what === 'sign_up' ? { email, role } : null);
+    return;
+  }
+  let code: string | null = null;
+  try {
+    const j = JSON.parse(text ?? '{}') as { code?: unknown; message?: unknown };
+    code = typeof j.code === 'string' ? j.code : typeof j.message === 'string' ? j.message.slice(0, 200) : null;
+  } catch {
+    code = null;
+  }
+  const known = tried ? await ctx.db.kysely.selectFrom('users').select('id').where('email', '=', tried).executeTakeFirst() : undefined;
+  await audit(
+    ctx.db.kysely,
+    { ...base, kind: 'user', id: null, email: tried, role: null },
+    what === 'sign_in' ? 'auth.sign_in_failed' : 'auth.sign_up_failed',
+    { type: 'user', id: known?.id ?? null },
+    null,
+    { email: tried, status, code },
+  );
+}
+
 /** better-auth's handler mounted at /api/auth/* (sign-in, sign-out, sessions), plus /api/me. */
 export async function authRoutes(app: FastifyInstance, ctx: AppContext) {
   app.route({
@@ -68,7 +109,11 @@ export async function authRoutes(app: FastifyInstance, ctx: AppContext) {
       const secure = req.protocol === 'https';
       const cookies = res.headers.getSetCookie().map((c) => (secure && !/;\s*secure\b/i.test(c) ? `${c}; Secure` : c));
       if (cookies.length > 0) reply.header('set-cookie', cookies);
-      return reply.send(res.body ? await res.text() : null);
+      const text = res.body ? await res.text() : null;
+      if (req.method === 'POST' && (url.pathname === '/api/auth/sign-in/email' || url.pathname === '/api/auth/sign-up/email')) {
+        await auditSignIn(ctx, req, url.pathname.endsWith('sign-up/email') ? 'sign_up' : 'sign_in', body, res.status, text);
+      }
+      return reply.send(text);
     },
   });
 

@@ -3,6 +3,7 @@ import type { Db } from '../db/index.js';
 import { AppError } from '../errors.js';
 import { randomBase62 } from '../lib/ids.js';
 import type { Logger } from '../log.js';
+import { SYSTEM_ACTOR } from '../audit/index.js';
 import { createUser, findUserByEmail, setPassword } from './users.js';
 
 export const DEFAULT_ADMIN_EMAIL = 'admin@tollgate.local';
@@ -19,10 +20,10 @@ export async function ensureSuperAdmin(db: Db, config: Config, log: Logger, prin
   const found = await findUserByEmail(db.kysely, email);
   if (found) {
     await db.kysely.updateTable('users').set({ role: 'super_admin', status: 'active' }).where('id', '=', found.id).execute();
-    await setPassword(db, found.id, password);
+    await setPassword(db, found.id, password, SYSTEM_ACTOR);
   } else {
     try {
-      await createUser(db, { email, password, name: 'Administrator', role: 'super_admin', emailVerified: true });
+      await createUser(db, { email, password, name: 'Administrator', role: 'super_admin', emailVerified: true }, SYSTEM_ACTOR);
     } catch (err) {
       // Processes started together on a fresh database race to create the admin: the loser finds
       // the winner's, and starts as if it had been there (only the winner prints the password).

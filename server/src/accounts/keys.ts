@@ -6,6 +6,7 @@ import { sha256Hex } from '../lib/crypto.js';
 import { API_KEY_PATTERN, newApiKey } from '../lib/ids.js';
 import { parseIpRule } from '../lib/ip.js';
 import { parseOr } from '../lib/validate.js';
+import { audit, type Actor } from '../audit/index.js';
 import type { ChangeFeed } from '../live/changes.js';
 import { GroupNameSchema } from './users.js';
 
@@ -125,7 +126,7 @@ function normalizeInput(input: KeyInput, now: number) {
  * Create a key. The plain key is returned here and nowhere else: only its SHA-256 hash is stored,
  * so this is the one time the owner can copy it.
  */
-export async function createKey(db: Db, feed: ChangeFeed, userId: number, input: KeyInput): Promise<{ key: string; view: KeyView }> {
+export async function createKey(db: Db, feed: ChangeFeed, userId: number, input: KeyInput, actor?: Actor): Promise<{ key: string; view: KeyView }> {
   const now = Date.now();
   const fields = normalizeInput({ name: input.name ?? 'default', ...input }, now);
   const key = newApiKey();
@@ -147,7 +148,9 @@ export async function createKey(db: Db, feed: ChangeFeed, userId: number, input:
     // A process may have cached "no such key" for this hash (someone tried it before it existed).
     await feed.record(trx, 'key', id);
     const row = await trx.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-    return keyView(row, now);
+    const view = keyView(row, now);
+    if (actor) await audit(trx, actor, 'key.create', { type: 'key', id }, null, view);
+    return view;
   });
   await feed.publish();
   return { key, view };
@@ -174,7 +177,7 @@ export interface KeyPatch extends KeyInput {
   status?: 'active' | 'disabled' | undefined;
 }
 
-export async function updateKey(db: Db, feed: ChangeFeed, id: number, patch: KeyPatch, ownerId?: number) {
+export async function updateKey(db: Db, feed: ChangeFeed, id: number, patch: KeyPatch, ownerId?: number, actor?: Actor) {
   const now = Date.now();
   const fields = normalizeInput(patch, now);
   const result = await inTransaction(db, async (trx) => {
@@ -191,6 +194,7 @@ export async function updateKey(db: Db, feed: ChangeFeed, id: number, patch: Key
       await feed.record(trx, 'key', id);
     }
     const after = await getKey(trx, id);
+    if (actor && Object.keys(fields).length > 0) await audit(trx, actor, 'key.update', { type: 'key', id }, keyView(before, now), keyView(after, now));
     return { before, after };
   });
   await feed.publish();
@@ -198,7 +202,7 @@ export async function updateKey(db: Db, feed: ChangeFeed, id: number, patch: Key
 }
 
 /** Permanently revoke (status `revoked`), or also hide from lists (`deleted`). Effective everywhere within one poll. */
-export async function revokeKey(db: Db, feed: ChangeFeed, id: number, opts: { delete?: boolean; ownerId?: number } = {}) {
+export async function revokeKey(db: Db, feed: ChangeFeed, id: number, opts: { delete?: boolean; ownerId?: number; actor?: Actor } = {}) {
   const now = Date.now();
   const result = await inTransaction(db, async (trx) => {
     const before = await getKey(trx, id);
@@ -209,7 +213,9 @@ export async function revokeKey(db: Db, feed: ChangeFeed, id: number, opts: { de
       .where('id', '=', id)
       .execute();
     await feed.record(trx, 'key', id);
-    return { before, after: { ...before, status: 'revoked', deleted_at: opts.delete ? now : before.deleted_at } };
+    const after = await trx.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    if (opts.actor) await audit(trx, opts.actor, opts.delete ? 'key.delete' : 'key.revoke', { type: 'key', id }, keyView(before, now), opts.delete ? null : keyView(after, now));
+    return { before, after };
   });
   await feed.publish();
   return result;

@@ -4,6 +4,7 @@ import { affected, inTransaction, insertReturningId, isUniqueViolation, toMs, ty
 import type { User, Wallet } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { parseOr } from '../lib/validate.js';
+import { audit, type Actor } from '../audit/index.js';
 import { createWallet, walletView, type WalletView } from '../billing/wallets.js';
 import type { ChangeFeed } from '../live/changes.js';
 import { ROLES, type Role } from './roles.js';
@@ -63,8 +64,16 @@ export function userView(u: User, w: Wallet): UserView {
   };
 }
 
-/** Create a user with a wallet (and a password login when a password is given), atomically. */
-export async function createUser(db: Db, input: NewUserInput): Promise<{ user: User; wallet: Wallet }> {
+/** The fields of a user that the audit log records (never the password). */
+function auditedUser(u: User) {
+  return { email: u.email, name: u.name, role: u.role, status: u.status, group: u.group_name, remark: u.remark };
+}
+
+/**
+ * Create a user with a wallet (and a password login when a password is given), atomically, with
+ * its audit entry when an actor is given (every route and command gives one; fixtures need not).
+ */
+export async function createUser(db: Db, input: NewUserInput, actor?: Actor): Promise<{ user: User; wallet: Wallet }> {
   const email = parseOr(EmailSchema, input.email, 'email');
   const password = input.password === undefined ? undefined : parseOr(PasswordSchema, input.password, 'password');
   const group = input.group === undefined ? 'default' : parseOr(GroupNameSchema, input.group, 'group');
@@ -108,6 +117,7 @@ export async function createUser(db: Db, input: NewUserInput): Promise<{ user: U
       await createWallet(db, trx, userId, now.getTime());
       const user = await trx.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirstOrThrow();
       const wallet = await trx.selectFrom('wallets').selectAll().where('user_id', '=', userId).executeTakeFirstOrThrow();
+      if (actor) await audit(trx, actor, 'user.create', { type: 'user', id: userId }, null, auditedUser(user));
       return { user, wallet };
     });
   } catch (err) {
@@ -116,8 +126,8 @@ export async function createUser(db: Db, input: NewUserInput): Promise<{ user: U
   }
 }
 
-/** Set (or replace) a user's password login. */
-export async function setPassword(db: Db, userId: number, password: string): Promise<void> {
+/** Set (or replace) a user's password login; their sessions end. */
+export async function setPassword(db: Db, userId: number, password: string, actor?: Actor): Promise<void> {
   const pw = parseOr(PasswordSchema, password, 'password');
   const hash = await hashPassword(pw);
   const now = new Date();
@@ -140,7 +150,8 @@ export async function setPassword(db: Db, userId: number, password: string): Pro
         .execute();
     }
     // A new password ends every existing session.
-    await trx.deleteFrom('auth_sessions').where('user_id', '=', userId).execute();
+    const ended = await trx.deleteFrom('auth_sessions').where('user_id', '=', userId).executeTakeFirst();
+    if (actor) await audit(trx, actor, 'user.password_reset', { type: 'user', id: userId }, null, { sessions_ended: affected(ended) });
   });
 }
 
@@ -175,7 +186,7 @@ export interface UserPatch {
   remark?: string | null | undefined;
 }
 
-export async function updateUser(db: Db, feed: ChangeFeed, userId: number, patch: UserPatch): Promise<{ before: User; after: User }> {
+export async function updateUser(db: Db, feed: ChangeFeed, userId: number, patch: UserPatch, actor?: Actor): Promise<{ before: User; after: User }> {
   return inTransaction(db, async (trx) => {
     const before = await findUserById(trx, userId);
     if (!before) throw new AppError('not_found', `no user with id ${userId}`, { path: 'id' });
@@ -196,6 +207,15 @@ export async function updateUser(db: Db, feed: ChangeFeed, userId: number, patch
     if (patch.status === 'disabled') await trx.deleteFrom('auth_sessions').where('user_id', '=', userId).execute();
     await feed.record(trx, 'user', userId);
     const after = (await findUserById(trx, userId))!;
+    if (actor) {
+      // Only what changed: an entry that lists every field hides the one that moved.
+      const b = auditedUser(before) as Record<string, unknown>;
+      const a = auditedUser(after) as Record<string, unknown>;
+      const keys = Object.keys(a).filter((k) => a[k] !== b[k]);
+      if (keys.length > 0) {
+        await audit(trx, actor, 'user.update', { type: 'user', id: userId }, Object.fromEntries(keys.map((k) => [k, b[k]])), Object.fromEntries(keys.map((k) => [k, a[k]])));
+      }
+    }
     return { before, after };
   }).finally(() => feed.publish());
 }

@@ -5,7 +5,7 @@ import { AppError } from '../errors.js';
 import { formatMicros, parseMicros } from '../lib/money.js';
 import { parseOr } from '../lib/validate.js';
 import type { ChangeFeed } from '../live/changes.js';
-import { audit, type Actor } from '../ops/audit.js';
+import { audit, type Actor } from '../audit/index.js';
 import { GroupNameSchema } from '../accounts/users.js';
 import { formatPpm, parsePpm } from './pricing.js';
 
@@ -163,7 +163,9 @@ export async function setGroup(
     } else {
       await trx.insertInto('groups').values({ name: g, multiplier_ppm: ppm, description: input.description ?? null, created_at: now, updated_at: now }).execute();
     }
-    await audit(trx, actor, before ? 'group.update' : 'group.create', { type: 'group', id: g }, before ?? null, { multiplier_ppm: ppm });
+    const after = await trx.selectFrom('groups').selectAll().where('name', '=', g).executeTakeFirstOrThrow();
+    const view = (x: typeof after) => ({ multiplier_ppm: x.multiplier_ppm, description: x.description });
+    await audit(trx, actor, before ? 'group.update' : 'group.create', { type: 'group', id: g }, before ? view(before) : null, view(after));
     await feed.record(trx, 'group', g);
   });
   await feed.publish();

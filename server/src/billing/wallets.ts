@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { affected, inTransaction, insertReturningId, isUniqueViolation, type Db, type Executor, type Tx } from '../db/index.js';
 import type { LedgerEntry, Wallet } from '../db/schema.js';
 import { AppError } from '../errors.js';
+import { audit, type Actor } from '../audit/index.js';
 import { formatMicros } from '../lib/money.js';
 import { availableOf, balanceOf, bucketValue, fundsOf } from './draw.js';
 
@@ -52,6 +53,8 @@ export interface CashAdjustment {
   type: 'adjustment' | 'topup';
   reason: string;
   actorId: number | null;
+  /** Who made it: the audit entry is then written in the adjustment's own transaction. */
+  actor?: Actor | undefined;
   /** Replaying the same key returns the first result instead of moving money twice. */
   idempotencyKey?: string | undefined;
   now?: number;
@@ -63,6 +66,34 @@ export interface AdjustmentResult {
   replayed: boolean;
   /** Arrears paid off from the new cash, if any. */
   arrearsRepaid: number;
+}
+
+/**
+ * The manual balance adjustment, as the admin API and `tollgate balance add` make it: a signed
+ * amount with a reason, idempotent under a key, ledger entry and audit entry in one transaction.
+ */
+export async function adjustUserBalance(
+  db: Db,
+  actor: Actor,
+  userId: number,
+  input: { amount: number; reason: string; idempotencyKey?: string | undefined },
+): Promise<AdjustmentResult> {
+  const reason = input.reason.trim();
+  if (reason.length < 2) throw new AppError('validation_failed', 'reason: give a reason (at least 2 characters)', { path: 'reason' });
+  if (reason.length > 500) throw new AppError('validation_failed', 'reason: at most 500 characters', { path: 'reason' });
+  if (input.amount === 0) throw new AppError('validation_failed', 'amount: must not be zero', { path: 'amount' });
+  const wallet = await walletOfUser(db.kysely, userId);
+  if (!wallet) throw new AppError('not_found', `no user with id ${userId}`, { path: 'id' });
+  return adjustCash(db, {
+    walletId: wallet.id,
+    userId,
+    amount: input.amount,
+    type: 'adjustment',
+    reason,
+    actorId: actor.id,
+    actor,
+    idempotencyKey: input.idempotencyKey,
+  });
 }
 
 /**
@@ -136,6 +167,14 @@ export async function adjustCash(db: Db, a: CashAdjustment): Promise<AdjustmentR
         }
       }
       const entry = await trx.selectFrom('ledger_entries').selectAll().where('id', '=', entryId).executeTakeFirstOrThrow();
+      if (a.actor) {
+        await audit(
+          trx, a.actor, a.type === 'topup' ? 'balance.topup' : 'balance.adjust', { type: 'user', id: a.userId },
+          { cash_micros: w.cash_micros - a.amount, arrears_micros: w.arrears_micros },
+          { cash_micros: final.cash_micros, arrears_micros: final.arrears_micros, amount_micros: a.amount, amount: formatMicros(a.amount), ledger_entry_id: entryId, arrears_repaid_micros: repaid },
+          a.reason,
+        );
+      }
       return { entry, wallet: walletView(final), replayed: false, arrearsRepaid: repaid };
     });
   } catch (err) {

@@ -24,8 +24,8 @@ async function withContext<T>(fn: (ctx: CliContext) => Promise<T>): Promise<T> {
 
 /** The modules most commands use, loaded together on first use. */
 const core = async () => {
-  const [errors, money, audit] = await Promise.all([import('../errors.js'), import('../lib/money.js'), import('../ops/audit.js')]);
-  return { AppError: errors.AppError, formatMicros: money.formatMicros, parseMicros: money.parseMicros, CLI_ACTOR: audit.CLI_ACTOR, audit: audit.audit };
+  const [errors, money, audit] = await Promise.all([import('../errors.js'), import('../lib/money.js'), import('../audit/index.js')]);
+  return { AppError: errors.AppError, formatMicros: money.formatMicros, parseMicros: money.parseMicros, cliActor: audit.cliActor };
 };
 
 const list = (s: string | undefined) => (s === undefined ? undefined : s.split(',').map((x) => x.trim()).filter(Boolean));
@@ -140,7 +140,7 @@ channel
     }
     const baseUrl = o.baseUrl ?? DEFAULT_BASE_URLS[o.type]!;
     await withContext(async (ctx) => {
-      const { AppError, CLI_ACTOR } = await core();
+      const { AppError, cliActor } = await core();
       const mapping = o.mapping
         ? Object.fromEntries(
             list(o.mapping)!.map((p) => {
@@ -165,7 +165,7 @@ channel
           test_model: o.testModel ?? null,
           cost_ratio: o.costRatio,
         },
-        CLI_ACTOR,
+        cliActor(),
       );
       emit(o, `channel #${view.id} "${view.name}" (${view.type}) added: ${view.models.join(', ')} via ${view.base_url}`, view);
     });
@@ -207,7 +207,7 @@ price
   .option('--json', 'print JSON')
   .action(async (o: { model: string; input: string; output: string; cached?: string; cacheWrite?: string; perRequest?: string; json: boolean }) => {
     await withContext(async (ctx) => {
-      const [{ setPrice }, { CLI_ACTOR }] = await Promise.all([import('../billing/prices.js'), core()]);
+      const [{ setPrice }, { cliActor }] = await Promise.all([import('../billing/prices.js'), core()]);
       const view = await setPrice(
         ctx.db,
         await ctx.feed(),
@@ -218,7 +218,7 @@ price
           ...(o.cached !== undefined ? { cached_input: o.cached } : {}),
           ...(o.cacheWrite !== undefined ? { cache_write: o.cacheWrite } : {}),
           ...(o.perRequest !== undefined ? { per_request: o.perRequest } : {}) },
-        CLI_ACTOR,
+        cliActor(),
       );
       emit(o, `${view.model}: $${view.input_usd_per_1m} in / $${view.output_usd_per_1m} out per 1M tokens${view.request_micros ? `, $${view.per_request_usd} per call` : ''}`, view);
     });
@@ -248,9 +248,8 @@ user
   .option('--json', 'print JSON')
   .action(async (o: { email: string; password?: string; name?: string; role: (typeof ROLES)[number]; group: string; json: boolean }) => {
     await withContext(async (ctx) => {
-      const [{ createUser, userView }, { audit, CLI_ACTOR }] = await Promise.all([import('../accounts/users.js'), core()]);
-      const { user: u, wallet } = await createUser(ctx.db, { email: o.email, password: o.password, name: o.name, role: o.role, group: o.group });
-      await audit(ctx.db.kysely, CLI_ACTOR, 'user.create', { type: 'user', id: u.id }, null, { email: u.email, role: u.role });
+      const [{ createUser, userView }, { cliActor }] = await Promise.all([import('../accounts/users.js'), core()]);
+      const { user: u, wallet } = await createUser(ctx.db, { email: o.email, password: o.password, name: o.name, role: o.role, group: o.group }, cliActor());
       emit(o, `user #${u.id} ${u.email} created (${u.role})`, userView(u, wallet));
     });
   });
@@ -287,21 +286,15 @@ balance
   .option('--json', 'print JSON')
   .action(async (o: { user: string; amount: string; reason: string; idempotencyKey?: string; json: boolean }) => {
     await withContext(async (ctx) => {
-      const [{ resolveUser, getUserWithWallet, userView }, { adjustCash }, { AppError, audit, CLI_ACTOR, formatMicros }] = await Promise.all([
+      const [{ resolveUser, getUserWithWallet, userView }, { adjustUserBalance }, { cliActor, formatMicros }] = await Promise.all([
         import('../accounts/users.js'),
         import('../billing/wallets.js'),
         core(),
       ]);
       const usd = (micros: number) => `$${formatMicros(micros)}`;
       const amount = await usdOpt(o.amount, 'amount');
-      if (amount === 0) throw new AppError('validation_failed', 'amount must not be zero', { path: 'amount' });
-      if (o.reason.trim().length < 2) throw new AppError('validation_failed', 'give a reason', { path: 'reason' });
       const u = await resolveUser(ctx.db.kysely, o.user);
-      const { wallet } = await getUserWithWallet(ctx.db.kysely, u.id);
-      const res = await adjustCash(ctx.db, { walletId: wallet.id, userId: u.id, amount, type: 'adjustment', reason: o.reason.trim(), actorId: null, idempotencyKey: o.idempotencyKey });
-      if (!res.replayed) {
-        await audit(ctx.db.kysely, CLI_ACTOR, 'balance.adjust', { type: 'user', id: u.id }, { cash_micros: wallet.cash_micros }, { cash_micros: res.wallet.cash_micros, reason: o.reason });
-      }
+      const res = await adjustUserBalance(ctx.db, cliActor(), u.id, { amount, reason: o.reason, idempotencyKey: o.idempotencyKey });
       const fresh = await getUserWithWallet(ctx.db.kysely, u.id);
       const v = userView(fresh.user, fresh.wallet);
       emit(o, `${u.email}: ${amount > 0 ? 'added' : 'deducted'} ${usd(Math.abs(amount))}; balance now ${usd(v.balance_micros)}${res.replayed ? ' (already applied earlier)' : ''}`, {
@@ -330,7 +323,7 @@ key
   .option('--json', 'print JSON')
   .action(async (o: { user: string; name: string; models?: string; ips?: string; expires?: string; quota?: string; group?: string; rpm?: string; json: boolean }) => {
     await withContext(async (ctx) => {
-      const [{ resolveUser }, { createKey }, { AppError, audit, CLI_ACTOR }] = await Promise.all([import('../accounts/users.js'), import('../accounts/keys.js'), core()]);
+      const [{ resolveUser }, { createKey }, { AppError, cliActor }] = await Promise.all([import('../accounts/users.js'), import('../accounts/keys.js'), core()]);
       const u = await resolveUser(ctx.db.kysely, o.user);
       let expiresAt: number | undefined;
       if (o.expires !== undefined) {
@@ -345,8 +338,7 @@ key
         quotaMicros: o.quota === undefined ? undefined : await usdOpt(o.quota, 'quota'),
         group: o.group,
         rpmLimit: o.rpm === undefined ? undefined : await intOpt(o.rpm, 'rpm'),
-      });
-      await audit(ctx.db.kysely, CLI_ACTOR, 'key.create', { type: 'key', id: view.id }, null, view);
+      }, cliActor());
       emit(o, plain, { ...view, key: plain });
     });
   });
@@ -356,11 +348,9 @@ key
   .option('--json', 'print JSON')
   .action(async (ref: string, o: Out) => {
     await withContext(async (ctx) => {
-      const [{ resolveKey, revokeKey, keyView }, { audit, CLI_ACTOR }] = await Promise.all([import('../accounts/keys.js'), core()]);
+      const [{ resolveKey, revokeKey, keyView }, { cliActor }] = await Promise.all([import('../accounts/keys.js'), core()]);
       const k = await resolveKey(ctx.db.kysely, ref);
-      await revokeKey(ctx.db, await ctx.feed(), k.id);
-      await audit(ctx.db.kysely, CLI_ACTOR, 'key.revoke', { type: 'key', id: k.id }, keyView(k), { status: 'revoked' });
-      const after = await ctx.db.kysely.selectFrom('api_keys').selectAll().where('id', '=', k.id).executeTakeFirstOrThrow();
+      const { after } = await revokeKey(ctx.db, await ctx.feed(), k.id, { actor: cliActor() });
       emit(o, `key #${k.id} (${k.key_prefix}…${k.key_last4}) revoked`, keyView(after));
     });
   });

@@ -6,7 +6,6 @@ import { keyInputFrom, KeyInputSchema, KeyViewSchema, UserViewSchema } from '../
 import { createKey, keyView, listKeys, revokeKey, updateKey } from '../accounts/keys.js';
 import { IdParam, PageQuery, pageOf } from '../http/pagination.js';
 import { actorOf, requireUser } from '../http/session.js';
-import { audit } from '../ops/audit.js';
 import { TzOffsetParam } from '../ops/buckets.js';
 import { CONSOLE_USAGE_COLUMNS, CSV_DESCRIPTION, CsvFormatQuery, exportRowsCounter, sendCsv, usageCsvStream } from '../ops/export.js';
 import { UsageTotalsSchema, UsageViewSchema } from '../ops/admin.routes.js';
@@ -99,8 +98,7 @@ export async function consoleRoutes(app: FastifyInstance, ctx: AppContext) {
       response: { 201: KeyViewSchema.extend({ key: z.string() }) },
     },
     handler: async (req, reply) => {
-      const { key, view } = await createKey(ctx.db, ctx.feed, me(req), keyInputFrom(req.body));
-      await audit(ctx.db.kysely, actorOf(req), 'key.create', { type: 'key', id: view.id }, null, view);
+      const { key, view } = await createKey(ctx.db, ctx.feed, me(req), keyInputFrom(req.body), actorOf(req));
       return reply.code(201).send({ ...view, key });
     },
   });
@@ -108,8 +106,7 @@ export async function consoleRoutes(app: FastifyInstance, ctx: AppContext) {
   r.patch('/keys/:id', {
     schema: { tags: keyTags, summary: 'Edit, disable or enable one of my keys', params: IdParam, body: OwnKeyPatch, response: { 200: KeyViewSchema } },
     handler: async (req) => {
-      const { before, after } = await updateKey(ctx.db, ctx.feed, req.params.id, { ...keyInputFrom(req.body), status: req.body.status }, me(req));
-      await audit(ctx.db.kysely, actorOf(req), 'key.update', { type: 'key', id: after.id }, keyView(before), keyView(after));
+      const { after } = await updateKey(ctx.db, ctx.feed, req.params.id, { ...keyInputFrom(req.body), status: req.body.status }, me(req), actorOf(req));
       return keyView(after);
     },
   });
@@ -117,8 +114,7 @@ export async function consoleRoutes(app: FastifyInstance, ctx: AppContext) {
   r.delete('/keys/:id', {
     schema: { tags: keyTags, summary: 'Delete one of my keys (revoked everywhere within seconds)', params: IdParam, response: { 204: z.null() } },
     handler: async (req, reply) => {
-      const { before } = await revokeKey(ctx.db, ctx.feed, req.params.id, { delete: true, ownerId: me(req) });
-      await audit(ctx.db.kysely, actorOf(req), 'key.delete', { type: 'key', id: before.id }, keyView(before), null);
+      await revokeKey(ctx.db, ctx.feed, req.params.id, { delete: true, ownerId: me(req), actor: actorOf(req) });
       return reply.code(204).send(null);
     },
   });

@@ -240,6 +240,13 @@ export interface AuditLogTable {
   after_json: string | null;
   ip: string | null;
   created_at: Ms;
+  actor_kind: Generated<string>;
+  actor_role: string | null;
+  impersonator_id: number | null;
+  os_user: string | null;
+  reason: string | null;
+  user_agent: string | null;
+  request_id: string | null;
 }
 
 export interface JobLeasesTable {

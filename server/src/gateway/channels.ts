@@ -7,7 +7,7 @@ import { parseOr } from '../lib/validate.js';
 import { scrubSecrets } from '../lib/scrub.js';
 import type { ChangeFeed } from '../live/changes.js';
 import type { Logger } from '../log.js';
-import { audit, SYSTEM_ACTOR, type Actor } from '../ops/audit.js';
+import { audit, SYSTEM_ACTOR, type Actor } from '../audit/index.js';
 import { formatPpm, parsePpm } from '../billing/pricing.js';
 import { GroupNameSchema } from '../accounts/users.js';
 import { isWildcard } from '../lib/patterns.js';

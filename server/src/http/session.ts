@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
-import type { Actor } from '../ops/audit.js';
+import type { Actor } from '../audit/index.js';
 
 export interface SessionUser {
   id: number;
@@ -59,6 +59,17 @@ export function requireStaff(ctx: AppContext) {
   };
 }
 
+/** The audit actor of a request: the signed-in user (staff or not), where from, and the request id. */
 export function actorOf(req: FastifyRequest): Actor {
-  return { id: req.sessionUser?.id ?? null, email: req.sessionUser?.email ?? null, ip: req.ip };
+  const u = req.sessionUser;
+  const ua = req.headers['user-agent'];
+  return {
+    kind: u && STAFF_ROLES.has(u.role) ? 'staff' : 'user',
+    id: u?.id ?? null,
+    email: u?.email ?? null,
+    role: u?.role ?? null,
+    ip: req.ip,
+    userAgent: typeof ua === 'string' ? ua : null,
+    requestId: String(req.id),
+  };
 }

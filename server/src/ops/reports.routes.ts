@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { actorOf } from '../http/session.js';
-import { audit } from './audit.js';
+import { audit } from '../audit/index.js';
 import { dashboard, DashboardQuery, PERIODS } from './dashboard.js';
 import { ADMIN_USAGE_COLUMNS, CSV_DESCRIPTION, CsvFormatQuery, exportRowsCounter, sendCsv, usageCsvStream } from './export.js';
 import { UsageFilter } from './usage.js';
