@@ -4,6 +4,201 @@
  */
 
 export interface paths {
+    "/api/admin/audit-logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Audit entries, newest first (super-admin) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description an action such as key.create, or a prefix such as key.* */
+                    action?: string;
+                    /** @description actor id, or the exact email (cli and system are emails too) */
+                    actor?: string;
+                    /** @description ISO time or epoch ms (inclusive) */
+                    from?: number | string;
+                    page?: number;
+                    page_size?: number;
+                    target_id?: string;
+                    /** @description user, key, channel, model, group, setting, usage, audit_log */
+                    target_type?: string;
+                    /** @description ISO time or epoch ms (exclusive) */
+                    to?: number | string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                action: string;
+                                actor_email: string | null;
+                                actor_id: number | null;
+                                /** @description staff, user, cli or system */
+                                actor_kind: string;
+                                actor_role: string | null;
+                                after: unknown;
+                                /** @description the object before the change (secrets never stored) */
+                                before: unknown;
+                                created_at: string;
+                                id: number;
+                                /** @description the operator acting as actor_id, if any */
+                                impersonator_id: number | null;
+                                ip: string | null;
+                                /** @description the OS account that ran the tollgate command (cli) */
+                                os_user: string | null;
+                                reason: string | null;
+                                request_id: string | null;
+                                target_id: string | null;
+                                target_type: string;
+                                user_agent: string | null;
+                            }[];
+                            page: number;
+                            page_size: number;
+                            total: number;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/audit-logs/export.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Export audit entries as CSV, oldest first (super-admin; the export is itself audited) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description an action such as key.create, or a prefix such as key.* */
+                    action?: string;
+                    /** @description actor id, or the exact email (cli and system are emails too) */
+                    actor?: string;
+                    /** @description ISO time or epoch ms (inclusive) */
+                    from?: number | string;
+                    /** @description language of the header line; values are the same in every language */
+                    lang?: "en-US" | "zh-CN";
+                    target_id?: string;
+                    /** @description user, key, channel, model, group, setting, usage, audit_log */
+                    target_type?: string;
+                    /** @description ISO time or epoch ms (exclusive) */
+                    to?: number | string;
+                    /** @description IANA time zone for the time column and the file name (default UTC) */
+                    tz?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "text/csv": string;
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/audit-logs/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Audit log retention (super-admin) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            retention_days: number;
+                        };
+                    };
+                };
+            };
+        };
+        /** Set how many days audit entries are kept (super-admin; older entries are purged hourly) */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        retention_days: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            retention_days: number;
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/channels": {
         parameters: {
             query?: never;
