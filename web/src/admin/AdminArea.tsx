@@ -1,4 +1,4 @@
-import { ApiOutlined, DashboardOutlined, DollarOutlined, KeyOutlined, ProfileOutlined, TeamOutlined } from '@ant-design/icons';
+import { ApiOutlined, AuditOutlined, DashboardOutlined, DollarOutlined, KeyOutlined, ProfileOutlined, TeamOutlined } from '@ant-design/icons';
 import type { MenuDataItem } from '@ant-design/pro-components';
 import type { TFunction } from 'i18next';
 import { lazy } from 'react';
@@ -14,13 +14,14 @@ const KeysPage = lazy(() => import('./keys/KeysPage'));
 const ChannelsPage = lazy(() => import('./channels/ChannelsPage'));
 const PricesPage = lazy(() => import('./prices/PricesPage'));
 const UsagePage = lazy(() => import('./usage/UsagePage'));
+const AuditPage = lazy(() => import('./audit/AuditPage'));
 
 /**
  * The back office's menu, grouped as spec 000 §2 (only the groups that have pages yet). A new
  * page: add it to its group here and a <Route> below, with the same path.
  */
-export function adminMenu(t: TFunction): MenuDataItem[] {
-  return [
+export function adminMenu(t: TFunction, role?: string): MenuDataItem[] {
+  const menu: MenuDataItem[] = [
     { path: '/admin/dashboard', name: t('nav.dashboard'), icon: <DashboardOutlined /> },
     {
       path: '/admin/accounts',
@@ -44,6 +45,11 @@ export function adminMenu(t: TFunction): MenuDataItem[] {
       children: [{ path: '/admin/usage/records', name: t('nav.usage_records'), icon: <ProfileOutlined /> }],
     },
   ];
+  // The audit trail is the super-admin's (spec 000 §2); the API refuses anyone else.
+  if (role === 'super_admin') {
+    menu.push({ path: '/admin/system', name: t('nav.system'), children: [{ path: '/admin/system/audit', name: t('nav.audit'), icon: <AuditOutlined /> }] });
+  }
+  return menu;
 }
 
 export default function AdminArea() {
@@ -51,7 +57,7 @@ export default function AdminArea() {
   return (
     <AreaGuard area="admin">
       {(me) => (
-        <AppShell area="admin" me={me} menu={adminMenu(t)}>
+        <AppShell area="admin" me={me} menu={adminMenu(t, me.role)}>
           <Routes>
             <Route index element={<Navigate to="dashboard" replace />} />
             <Route path="dashboard" element={<DashboardPage />} />
@@ -63,6 +69,8 @@ export default function AdminArea() {
             <Route path="products/prices" element={<PricesPage />} />
             <Route path="usage" element={<Navigate to="records" replace />} />
             <Route path="usage/records" element={<UsagePage />} />
+            <Route path="system" element={<Navigate to="audit" replace />} />
+            <Route path="system/audit" element={<AuditPage />} />
             <Route path="*" element={<NotFound home="/admin" />} />
           </Routes>
         </AppShell>

@@ -8,6 +8,7 @@ import { tzOffsetMinutes } from '../lib/format';
 import { api, call, csvFormat, urlWithQuery } from './client';
 import type {
   AdminKeyCreate,
+  AuditQuery,
   AdminKeyPatch,
   AdminKeyQuery,
   AdminUserQuery,
@@ -32,6 +33,7 @@ export const adminKeys = {
   keys: ['admin', 'keys'] as const,
   usage: ['admin', 'usage'] as const,
   usageTotals: ['admin', 'usage', 'totals'] as const,
+  audit: ['admin', 'audit'] as const,
 };
 
 // --- dashboard -----------------------------------------------------------------------------
@@ -237,4 +239,17 @@ export function useUsageTotals(filters: UsageFilters) {
 /** The CSV of the filtered set, streamed by the server straight to the browser's download. */
 export function usageExportUrl(filters: UsageFilters, lang: string): string {
   return urlWithQuery('/api/admin/usage/export.csv', { ...(filters as Record<string, string | number | undefined>), ...csvFormat(lang) });
+}
+
+// --- audit log -----------------------------------------------------------------------------
+
+export type AuditFilters = Omit<AuditQuery, 'page' | 'page_size'>;
+
+export function fetchAuditLog(s: TableState<AuditFilters>) {
+  return call(api.GET('/api/admin/audit-logs', { params: { query: { ...s.filters, page: s.page, page_size: s.pageSize } } }));
+}
+
+/** The CSV of the filtered entries; the server records the export itself as an entry. */
+export function auditExportUrl(filters: AuditFilters, lang: string): string {
+  return urlWithQuery('/api/admin/audit-logs/export.csv', { ...(filters as Record<string, string | number | undefined>), ...csvFormat(lang) });
 }

@@ -54,6 +54,9 @@ export type UsageRecord = ResponseOf<'/api/admin/usage', 'get'>['items'][number]
 export type UsageQuery = QueryOf<'/api/admin/usage'>;
 export type UsageTotals = ResponseOf<'/api/admin/usage/totals', 'get'>;
 
+export type AuditEntry = ResponseOf<'/api/admin/audit-logs', 'get'>['items'][number];
+export type AuditQuery = QueryOf<'/api/admin/audit-logs'>;
+
 export type Dashboard = ResponseOf<'/api/admin/dashboard', 'get'>;
 export type DashboardPeriod = Dashboard['period'];
 
