@@ -264,6 +264,20 @@ describe('audit trail', () => {
     expect(e.after).toMatchObject({ filter: { action: 'user.*' }, format: 'csv' });
   });
 
+  it('a user changing their own name or password through the session API is audited as a user', async () => {
+    expect((await post('/api/admin/users', { email: 'bo@example.com', password: 'bo-password-1' })).status).toBe(201);
+    const bo = new ApiClient(srv.url);
+    await bo.signIn('bo@example.com', 'bo-password-1');
+    const n = await one('user.update', async () => expect((await bo.post('/api/auth/update-user', { name: 'Bo Chen' })).status).toBe(200));
+    expect(n).toMatchObject({ actor_kind: 'user', actor_email: 'bo@example.com' });
+    expect(n.before).toEqual({ name: 'bo' });
+    expect(n.after).toEqual({ name: 'Bo Chen' });
+    const p = await one('user.password_change', async () =>
+      expect((await bo.post('/api/auth/change-password', { currentPassword: 'bo-password-1', newPassword: 'bo-password-2' })).status).toBe(200));
+    expect(JSON.stringify(p)).not.toContain('bo-password');
+    await none(400, () => bo.post('/api/auth/change-password', { currentPassword: 'wrong-password-9', newPassword: 'bo-password-3' }));
+  });
+
   it('retention: the setting is audited; the purge removes only entries older than it', async () => {
     const s = await one('setting.update', () => api.put('/api/admin/audit-logs/settings', { retention_days: 30 }));
     expect(s).toMatchObject({ target_type: 'setting', target_id: 'audit_retention_days' });

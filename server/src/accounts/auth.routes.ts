@@ -6,7 +6,7 @@ import { AppError } from '../errors.js';
 import { audit } from '../audit/index.js';
 import { actorOf, headersOf, loadSession, STAFF_ROLES } from '../http/session.js';
 import { CLIENT_IP_HEADER } from './auth.js';
-import { UserNameSchema } from './users.js';
+import { findUserById, UserNameSchema } from './users.js';
 
 const ImageSchema = z.string().max(2048, 'image must be at most 2048 characters');
 const EmailField = z.string().max(254, 'email must be at most 254 characters');
@@ -40,6 +40,13 @@ function checkUserWrite(pathname: string, body: unknown): unknown {
 function trustedOrigin(req: FastifyRequest): string {
   return `${req.protocol}://${req.host || 'localhost'}`;
 }
+
+/** better-auth routes where signed-in users change their own account, and the action audited. */
+const SELF_CHANGES: Record<string, string> = {
+  '/api/auth/update-user': 'user.update',
+  '/api/auth/change-email': 'user.update',
+  '/api/auth/change-password': 'user.password_change',
+};
 
 /**
  * Sign-ins and sign-ups, successful or not, go on the audit trail with the address and user agent.
@@ -100,6 +107,10 @@ export async function authRoutes(app: FastifyInstance, ctx: AppContext) {
       // out (which honours TRUST_PROXY), under a header of our own that a caller cannot spoof.
       headers.set(CLIENT_IP_HEADER, req.ip);
       const request = new Request(url, { method: req.method, headers, ...(hasBody ? { body: JSON.stringify(body) } : {}) });
+      // A signed-in user changing their own account through better-auth: keep the values before.
+      const selfChange = req.method === 'POST' ? SELF_CHANGES[url.pathname] : undefined;
+      const me = selfChange ? await loadSession(ctx, req) : null;
+      const before = me ? await findUserById(ctx.db.kysely, me.id) : undefined;
       const res = await ctx.auth.handler(request);
       reply.code(res.status);
       res.headers.forEach((value, key) => {
@@ -110,6 +121,18 @@ export async function authRoutes(app: FastifyInstance, ctx: AppContext) {
       const cookies = res.headers.getSetCookie().map((c) => (secure && !/;\s*secure\b/i.test(c) ? `${c}; Secure` : c));
       if (cookies.length > 0) reply.header('set-cookie', cookies);
       const text = res.body ? await res.text() : null;
+      if (selfChange && before && res.status >= 200 && res.status < 300) {
+        const after = await findUserById(ctx.db.kysely, before.id);
+        const pick = (u: typeof before) => ({ name: u.name, email: u.email, image: u.image });
+        const b0 = pick(before) as Record<string, unknown>;
+        const a0 = (after ? pick(after) : {}) as Record<string, unknown>;
+        const changed = Object.keys(b0).filter((k) => b0[k] !== a0[k]);
+        if (selfChange === 'user.password_change' || changed.length > 0) {
+          await audit(ctx.db.kysely, actorOf(req), selfChange, { type: 'user', id: before.id },
+            selfChange === 'user.password_change' ? null : Object.fromEntries(changed.map((k) => [k, b0[k]])),
+            selfChange === 'user.password_change' ? null : Object.fromEntries(changed.map((k) => [k, a0[k]])));
+        }
+      }
       if (req.method === 'POST' && (url.pathname === '/api/auth/sign-in/email' || url.pathname === '/api/auth/sign-up/email')) {
         await auditSignIn(ctx, req, url.pathname.endsWith('sign-up/email') ? 'sign_up' : 'sign_in', body, res.status, text);
       }
