@@ -276,6 +276,9 @@ describe('audit trail', () => {
       expect((await bo.post('/api/auth/change-password', { currentPassword: 'bo-password-1', newPassword: 'bo-password-2' })).status).toBe(200));
     expect(JSON.stringify(p)).not.toContain('bo-password');
     await none(400, () => bo.post('/api/auth/change-password', { currentPassword: 'wrong-password-9', newPassword: 'bo-password-3' }));
+    const x = await one('usage.export', async () => expect((await bo.get('/api/console/usage/export.csv')).status).toBe(200));
+    expect(x).toMatchObject({ actor_kind: 'user', actor_email: 'bo@example.com', target_type: 'usage' });
+    expect(x.after).toMatchObject({ filter: { user_id: Number(x.actor_id) }, format: 'csv' });
   });
 
   it('retention: the setting is audited; the purge removes only entries older than it', async () => {

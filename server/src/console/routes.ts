@@ -5,6 +5,7 @@ import type { AppContext } from '../context.js';
 import { keyInputFrom, KeyInputSchema, KeyViewSchema, UserViewSchema } from '../accounts/admin.routes.js';
 import { createKey, keyView, listKeys, revokeKey, updateKey } from '../accounts/keys.js';
 import { IdParam, PageQuery, pageOf } from '../http/pagination.js';
+import { audit } from '../audit/index.js';
 import { actorOf, requireUser } from '../http/session.js';
 import { TzOffsetParam } from '../ops/buckets.js';
 import { CONSOLE_USAGE_COLUMNS, CSV_DESCRIPTION, CsvFormatQuery, exportRowsCounter, sendCsv, usageCsvStream } from '../ops/export.js';
@@ -157,6 +158,7 @@ export async function consoleRoutes(app: FastifyInstance, ctx: AppContext) {
         format: { tz, lang },
         onPage: (n) => exported.inc({ scope: 'console' }, n),
       });
+      await audit(ctx.db.kysely, actorOf(req), 'usage.export', { type: 'usage', id: null }, null, { filter: { ...filter, user_id: me(req) }, format: 'csv' });
       return sendCsv(reply, stream, 'usage', tz);
     },
   });
