@@ -468,6 +468,12 @@ describe('web console', () => {
     await page.getByTestId('dashboard-trend').locator('canvas').waitFor();
     expect(await page.getByTestId('card-revenue_micros').innerText()).toMatch(/\$0\.00(?!\d)/); // a total: two decimals (the exact amount is in the usage list)
     expect(await page.getByTestId('card-margin_micros').innerText()).toMatch(/\$\d/);
+    // Calls and the error rate, each card against yesterday by this time, and who and what the money came from.
+    expect(await page.getByTestId('card-calls').locator('.ant-statistic-content-value').innerText()).toMatch(/^[1-9]/);
+    expect(await page.getByTestId('card-error_rate').locator('.ant-statistic-content-value').innerText()).toMatch(/%$/);
+    expect(await page.getByTestId('card-tokens-previous').innerText()).toBe('vs. 0 yesterday by this time');
+    const top = page.getByTestId('dashboard-top');
+    for (const name of ['gpt-4o-mini', 'Fake upstream', USER_EMAIL]) await top.getByText(name).first().waitFor();
     await shot(admin, 'admin-dashboard');
 
     // Every card for this week, month and year too; today's call is in all of them.

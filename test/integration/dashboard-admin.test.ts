@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dashboard, type DashboardBucket } from '../../server/src/ops/dashboard.js';
 import { ApiClient } from '../support/api.js';
-import { addUserWithKey } from '../support/seed.js';
+import { addChannel, addUserWithKey } from '../support/seed.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { insertLedger, insertSession, insertUsage, setSessionsCreatedAt, setUserCreatedAt, signInAs, type UsageSeed } from './console-fixtures.js';
 
@@ -41,7 +41,7 @@ const rec = (who: Seeded, at: string, prompt: number, completion: number, cost: 
   charged_micros: charged,
 });
 
-const empty = (bucket: string): DashboardBucket => ({ bucket, new_users: 0, recharge_micros: 0, tokens: 0, cost_micros: 0, revenue_micros: 0, active_users: 0 });
+const empty = (bucket: string): DashboardBucket => ({ bucket, new_users: 0, recharge_micros: 0, tokens: 0, cost_micros: 0, revenue_micros: 0, active_users: 0, calls: 0, failed_calls: 0 });
 
 function nonEmpty(trend: DashboardBucket[]) {
   return trend.filter((b) => b.new_users || b.recharge_micros || b.tokens || b.cost_micros || b.revenue_micros || b.active_users);
@@ -93,13 +93,13 @@ describe('dashboard in a fixed week of 2024 (UTC+8)', () => {
     expect(d.to).toBe('2024-03-06T16:00:00.000Z');
     expect(d.trend.map((b) => b.bucket)).toEqual(Array.from({ length: 24 }, (_, h) => `2024-03-06T${String(h).padStart(2, '0')}`));
     expect(nonEmpty(d.trend)).toEqual([
-      { ...empty('2024-03-06T07'), tokens: 15, cost_micros: 3, revenue_micros: 9, active_users: 1 },
-      { ...empty('2024-03-06T09'), tokens: 150, cost_micros: 30, revenue_micros: 70, active_users: 1 },
+      { ...empty('2024-03-06T07'), tokens: 15, cost_micros: 3, revenue_micros: 9, active_users: 1, calls: 1 },
+      { ...empty('2024-03-06T09'), tokens: 150, cost_micros: 30, revenue_micros: 70, active_users: 1, calls: 1 },
       { ...empty('2024-03-06T10'), new_users: 1 },
       { ...empty('2024-03-06T11'), recharge_micros: 6_000_000 },
-      { ...empty('2024-03-06T17'), tokens: 2, cost_micros: 1, revenue_micros: 1, active_users: 1 },
+      { ...empty('2024-03-06T17'), tokens: 2, cost_micros: 1, revenue_micros: 1, active_users: 1, calls: 1 },
     ]);
-    expect(d.cards).toEqual({ new_users: 1, recharge_micros: 6_000_000, tokens: 167, cost_micros: 34, revenue_micros: 80, logins: 2, active_users: 2 });
+    expect(d.cards).toEqual({ new_users: 1, recharge_micros: 6_000_000, tokens: 167, cost_micros: 34, revenue_micros: 80, logins: 2, active_users: 2, calls: 3, failed_calls: 0 });
   });
 
   it('this week: Monday to Sunday, daily', async () => {
@@ -107,11 +107,11 @@ describe('dashboard in a fixed week of 2024 (UTC+8)', () => {
     expect(d.from).toBe('2024-03-03T16:00:00.000Z');
     expect(d.trend.map((b) => b.bucket)).toEqual(['2024-03-04', '2024-03-05', '2024-03-06', '2024-03-07', '2024-03-08', '2024-03-09', '2024-03-10']);
     expect(nonEmpty(d.trend)).toEqual([
-      { ...empty('2024-03-04'), tokens: 8, cost_micros: 4, revenue_micros: 4, active_users: 1 },
-      { ...empty('2024-03-05'), tokens: 4, cost_micros: 2, revenue_micros: 2, active_users: 1 },
-      { ...empty('2024-03-06'), new_users: 1, recharge_micros: 6_000_000, tokens: 167, cost_micros: 34, revenue_micros: 80, active_users: 2 },
+      { ...empty('2024-03-04'), tokens: 8, cost_micros: 4, revenue_micros: 4, active_users: 1, calls: 1 },
+      { ...empty('2024-03-05'), tokens: 4, cost_micros: 2, revenue_micros: 2, active_users: 1, calls: 1 },
+      { ...empty('2024-03-06'), new_users: 1, recharge_micros: 6_000_000, tokens: 167, cost_micros: 34, revenue_micros: 80, active_users: 2, calls: 3 },
     ]);
-    expect(d.cards).toEqual({ new_users: 1, recharge_micros: 6_000_000, tokens: 179, cost_micros: 40, revenue_micros: 86, logins: 3, active_users: 3 });
+    expect(d.cards).toEqual({ new_users: 1, recharge_micros: 6_000_000, tokens: 179, cost_micros: 40, revenue_micros: 86, logins: 3, active_users: 3, calls: 5, failed_calls: 0 });
   });
 
   it('this month: every day of March, daily', async () => {
@@ -122,15 +122,15 @@ describe('dashboard in a fixed week of 2024 (UTC+8)', () => {
     expect(d.trend[0]!.bucket).toBe('2024-03-01');
     expect(d.trend[30]!.bucket).toBe('2024-03-31');
     expect(nonEmpty(d.trend)).toEqual([
-      { ...empty('2024-03-01'), new_users: 1, tokens: 32, cost_micros: 16, revenue_micros: 16, active_users: 1 },
+      { ...empty('2024-03-01'), new_users: 1, tokens: 32, cost_micros: 16, revenue_micros: 16, active_users: 1, calls: 1 },
       { ...empty('2024-03-02'), recharge_micros: 250_000 },
-      { ...empty('2024-03-03'), tokens: 16, cost_micros: 8, revenue_micros: 8, active_users: 1 },
-      { ...empty('2024-03-04'), tokens: 8, cost_micros: 4, revenue_micros: 4, active_users: 1 },
-      { ...empty('2024-03-05'), tokens: 4, cost_micros: 2, revenue_micros: 2, active_users: 1 },
-      { ...empty('2024-03-06'), new_users: 1, recharge_micros: 6_000_000, tokens: 167, cost_micros: 34, revenue_micros: 80, active_users: 2 },
+      { ...empty('2024-03-03'), tokens: 16, cost_micros: 8, revenue_micros: 8, active_users: 1, calls: 1 },
+      { ...empty('2024-03-04'), tokens: 8, cost_micros: 4, revenue_micros: 4, active_users: 1, calls: 1 },
+      { ...empty('2024-03-05'), tokens: 4, cost_micros: 2, revenue_micros: 2, active_users: 1, calls: 1 },
+      { ...empty('2024-03-06'), new_users: 1, recharge_micros: 6_000_000, tokens: 167, cost_micros: 34, revenue_micros: 80, active_users: 2, calls: 3 },
     ]);
     // x, y and z were active; z on two days counts once.
-    expect(d.cards).toEqual({ new_users: 2, recharge_micros: 6_250_000, tokens: 227, cost_micros: 64, revenue_micros: 110, logins: 3, active_users: 3 });
+    expect(d.cards).toEqual({ new_users: 2, recharge_micros: 6_250_000, tokens: 227, cost_micros: 64, revenue_micros: 110, logins: 3, active_users: 3, calls: 7, failed_calls: 0 });
   });
 
   it('this year: twelve calendar months', async () => {
@@ -139,22 +139,22 @@ describe('dashboard in a fixed week of 2024 (UTC+8)', () => {
     expect(d.to).toBe('2024-12-31T16:00:00.000Z');
     expect(d.trend.map((b) => b.bucket)).toEqual(Array.from({ length: 12 }, (_, m) => `2024-${String(m + 1).padStart(2, '0')}`));
     expect(nonEmpty(d.trend)).toEqual([
-      { ...empty('2024-01'), new_users: 1, tokens: 128, cost_micros: 64, revenue_micros: 64, active_users: 1 },
-      { ...empty('2024-02'), recharge_micros: 7_000_000, tokens: 64, cost_micros: 32, revenue_micros: 32, active_users: 1 },
-      { ...empty('2024-03'), new_users: 2, recharge_micros: 6_250_000, tokens: 227, cost_micros: 64, revenue_micros: 110, active_users: 3 },
-      { ...empty('2024-12'), tokens: 512, cost_micros: 256, revenue_micros: 256, active_users: 1 },
+      { ...empty('2024-01'), new_users: 1, tokens: 128, cost_micros: 64, revenue_micros: 64, active_users: 1, calls: 1 },
+      { ...empty('2024-02'), recharge_micros: 7_000_000, tokens: 64, cost_micros: 32, revenue_micros: 32, active_users: 1, calls: 1 },
+      { ...empty('2024-03'), new_users: 2, recharge_micros: 6_250_000, tokens: 227, cost_micros: 64, revenue_micros: 110, active_users: 3, calls: 7 },
+      { ...empty('2024-12'), tokens: 512, cost_micros: 256, revenue_micros: 256, active_users: 1, calls: 1 },
     ]);
-    expect(d.cards).toEqual({ new_users: 3, recharge_micros: 13_250_000, tokens: 931, cost_micros: 416, revenue_micros: 462, logins: 3, active_users: 4 });
+    expect(d.cards).toEqual({ new_users: 3, recharge_micros: 13_250_000, tokens: 931, cost_micros: 416, revenue_micros: 462, logins: 3, active_users: 4, calls: 10, failed_calls: 0 });
   });
 
   it('the same instants bucket differently in UTC', async () => {
     const d = await dashboard(srv.ctx.db, 'today', 0, NOW);
     expect(d.from).toBe('2024-03-06T00:00:00.000Z');
     expect(nonEmpty(d.trend)).toEqual([
-      { ...empty('2024-03-06T01'), tokens: 150, cost_micros: 30, revenue_micros: 70, active_users: 1 },
+      { ...empty('2024-03-06T01'), tokens: 150, cost_micros: 30, revenue_micros: 70, active_users: 1, calls: 1 },
       { ...empty('2024-03-06T02'), new_users: 1 },
       { ...empty('2024-03-06T03'), recharge_micros: 6_000_000 },
-      { ...empty('2024-03-06T09'), tokens: 2, cost_micros: 1, revenue_micros: 1, active_users: 1 },
+      { ...empty('2024-03-06T09'), tokens: 2, cost_micros: 1, revenue_micros: 1, active_users: 1, calls: 1 },
     ]);
     expect(d.cards.logins).toBe(2);
   });
@@ -168,6 +168,34 @@ describe('dashboard in a fixed week of 2024 (UTC+8)', () => {
       ['2024-03-06T07', 150],
       ['2024-03-06T15', 2],
     ]);
+  });
+
+  // Last in this block: it adds records the cases above do not expect.
+  it('compares with the previous period up to the same time, counts failed calls, and ranks models, channels and users', async () => {
+    const [x, y] = users as [Seeded, Seeded];
+    const ch = await addChannel(srv.ctx, 'http://127.0.0.1:9/v1', { name: 'ranked-channel', key: 'sk-ranked', models: ['gpt-4o'] });
+    await insertUsage(srv.ctx, [
+      { ...rec(x, '2024-03-05T02:00:00Z', 7, 3, 5, 11), model: 'yesterday-model' }, // Tue 10h: before 18h, in the comparison
+      { ...rec(x, '2024-03-05T11:00:00Z', 7, 3, 5, 11), model: 'yesterday-model' }, // Tue 19h: after the same point, not in it
+      { ...rec(y, '2024-03-06T08:00:00Z', 20, 0, 0, 0), status_code: 502, error_code: 'upstream_failed', model: 'gpt-4o', channel_id: ch.id }, // today 16h, failed
+    ]);
+    const d = await dashboard(srv.ctx.db, 'today', TZ, NOW);
+    expect(d.cards).toMatchObject({ calls: 4, failed_calls: 1 });
+    expect(d.trend.find((b) => b.bucket === '2024-03-06T16')).toMatchObject({ calls: 1, failed_calls: 1, tokens: 20 });
+    expect(d.previous.from).toBe('2024-03-04T16:00:00.000Z');
+    expect(d.previous.to).toBe('2024-03-05T10:00:00.000Z');
+    expect(d.previous.cards).toMatchObject({ calls: 1, failed_calls: 0, tokens: 10, revenue_micros: 11, cost_micros: 5, active_users: 1 });
+    // By revenue: x (71) before y (9); gpt-4o-mini (80) before gpt-4o (0, one failed call).
+    expect(d.top.users.map((u) => [u.name, u.calls, u.revenue_micros])).toEqual([['xavier@example.com', 2, 71], ['yvonne@example.com', 2, 9]]);
+    expect(d.top.models.map((m) => [m.name, m.calls, m.tokens, m.revenue_micros])).toEqual([['gpt-4o-mini', 3, 167, 80], ['gpt-4o', 1, 20, 0]]);
+    // Only records that name a channel rank one.
+    expect(d.top.channels).toEqual([{ name: 'ranked-channel', calls: 1, tokens: 20, revenue_micros: 0 }]);
+    // This month so far (6 days 18 hours) against the same stretch of February...
+    const month = await dashboard(srv.ctx.db, 'month', TZ, NOW);
+    expect([month.previous.from, month.previous.to]).toEqual(['2024-01-31T16:00:00.000Z', '2024-02-06T10:00:00.000Z']);
+    // ...and late on 31 March, against all of February (29 days), never reaching into March.
+    const late = await dashboard(srv.ctx.db, 'month', TZ, T('2024-03-31T12:00:00Z'));
+    expect([late.previous.from, late.previous.to]).toEqual(['2024-01-31T16:00:00.000Z', '2024-02-29T16:00:00.000Z']);
   });
 });
 
@@ -186,10 +214,10 @@ describe('GET /api/admin/dashboard', () => {
     expect(r.body.trend).toHaveLength(24);
     const day = new Date(localStart + 8 * HOUR).toISOString().slice(0, 10);
     expect(nonEmpty(r.body.trend)).toEqual([
-      { ...empty(`${day}T00`), tokens: 1500, cost_micros: 600, revenue_micros: 900, active_users: 1 },
-      { ...empty(`${day}T05`), tokens: 3, cost_micros: 3, revenue_micros: 4, active_users: 1 },
+      { ...empty(`${day}T00`), tokens: 1500, cost_micros: 600, revenue_micros: 900, active_users: 1, calls: 1 },
+      { ...empty(`${day}T05`), tokens: 3, cost_micros: 3, revenue_micros: 4, active_users: 1, calls: 1 },
     ]);
-    expect(r.body.cards).toEqual({ new_users: 0, recharge_micros: 0, tokens: 1503, cost_micros: 603, revenue_micros: 904, logins: 1, active_users: 1 });
+    expect(r.body.cards).toEqual({ new_users: 0, recharge_micros: 0, tokens: 1503, cost_micros: 603, revenue_micros: 904, logins: 1, active_users: 1, calls: 2, failed_calls: 0 });
   });
 
   it('defaults to today in UTC', async () => {

@@ -19,7 +19,9 @@ const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 
 /** Bring the schema up to date. Kysely's migrator takes a lock, so concurrent starts are safe. */
 export async function migrateToLatest(db: Db): Promise<string[]> {
-  const migrator = new Migrator({ db: db.kysely, provider });
+  // Migrations are written on parallel branches and are independent of each other: one that sorts
+  // before an already-applied one (a branch landed later) still runs instead of stopping start-up.
+  const migrator = new Migrator({ db: db.kysely, provider, allowUnorderedMigrations: true });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error');

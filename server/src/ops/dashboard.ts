@@ -14,6 +14,10 @@ import { DAY_MS, epochMsOf, fixedGrid, HOUR_MS, localParts, localToUtc, monthGri
  *  - revenue:      `charged_micros` of usage records, what users were charged
  *  - logins:       sessions created (`auth_sessions.created_at`)
  *  - active users: distinct users with at least one usage record
+ *  - calls:        usage records (refused calls included); failed: those whose status is not 2xx
+ *
+ * Beside them: the same cards for the previous period up to the same point (today until 14:00 is
+ * compared with yesterday until 14:00), and the top models, channels and users by revenue.
  */
 
 export const PERIODS = ['today', 'week', 'month', 'year'] as const;
@@ -32,14 +36,143 @@ export interface DashboardBucket {
   cost_micros: number;
   revenue_micros: number;
   active_users: number;
+  calls: number;
+  failed_calls: number;
+}
+
+export interface DashboardCards {
+  new_users: number;
+  recharge_micros: number;
+  tokens: number;
+  cost_micros: number;
+  revenue_micros: number;
+  logins: number;
+  active_users: number;
+  calls: number;
+  failed_calls: number;
+}
+
+export interface TopRow {
+  name: string;
+  calls: number;
+  tokens: number;
+  revenue_micros: number;
 }
 
 export interface Dashboard {
   period: Period;
   from: string;
   to: string;
-  cards: { new_users: number; recharge_micros: number; tokens: number; cost_micros: number; revenue_micros: number; logins: number; active_users: number };
+  cards: DashboardCards;
   trend: DashboardBucket[];
+  previous: { from: string; to: string; cards: DashboardCards };
+  top: { models: TopRow[]; channels: TopRow[]; users: TopRow[] };
+}
+
+/** Where the period before the one starting at `from` starts (a day, week, month or year earlier). */
+function previousStart(period: Period, from: number, tzOffsetMinutes: number): number {
+  const p = localParts(from, tzOffsetMinutes);
+  switch (period) {
+    case 'today':
+      return localToUtc(tzOffsetMinutes, p.year, p.month, p.day - 1);
+    case 'week':
+      return localToUtc(tzOffsetMinutes, p.year, p.month, p.day - 7);
+    case 'month':
+      return localToUtc(tzOffsetMinutes, p.year, p.month - 1);
+    case 'year':
+      return localToUtc(tzOffsetMinutes, p.year - 1, 0);
+  }
+}
+
+const failedExpr = sql<number>`sum(case when usage_records.status_code between 200 and 299 then 0 else 1 end)`;
+
+/** The cards over [from, to), without buckets. */
+async function cardsBetween(db: Db, from: number, to: number): Promise<DashboardCards> {
+  const k = db.kysely;
+  const [usage, users, recharges, logins] = await Promise.all([
+    k
+      .selectFrom('usage_records')
+      .select([
+        sql<number>`sum(usage_records.prompt_tokens + usage_records.completion_tokens)`.as('tokens'),
+        sql<number>`sum(usage_records.cost_micros)`.as('cost'),
+        sql<number>`sum(usage_records.charged_micros)`.as('revenue'),
+        sql<number>`count(distinct usage_records.user_id)`.as('active'),
+        sql<number>`count(*)`.as('calls'),
+        failedExpr.as('failed'),
+      ])
+      .where('usage_records.created_at', '>=', from)
+      .where('usage_records.created_at', '<', to)
+      .executeTakeFirst(),
+    k
+      .selectFrom('users')
+      .select(sql<number>`count(*)`.as('n'))
+      .where('users.created_at', '>=', nativeTime(db.dialect, from))
+      .where('users.created_at', '<', nativeTime(db.dialect, to))
+      .executeTakeFirst(),
+    k
+      .selectFrom('ledger_entries')
+      .select(sql<number>`sum(ledger_entries.amount_micros)`.as('amount'))
+      .where(sql<boolean>`ledger_entries.type in ('topup', 'adjustment')`)
+      .where('ledger_entries.created_at', '>=', from)
+      .where('ledger_entries.created_at', '<', to)
+      .where('ledger_entries.bucket', '=', 'cash')
+      .where('ledger_entries.amount_micros', '>', 0)
+      .executeTakeFirst(),
+    k
+      .selectFrom('auth_sessions')
+      .select(sql<number>`count(*)`.as('n'))
+      .where('auth_sessions.created_at', '>=', nativeTime(db.dialect, from))
+      .where('auth_sessions.created_at', '<', nativeTime(db.dialect, to))
+      .executeTakeFirst(),
+  ]);
+  return {
+    new_users: n(users?.n),
+    recharge_micros: n(recharges?.amount),
+    tokens: n(usage?.tokens),
+    cost_micros: n(usage?.cost),
+    revenue_micros: n(usage?.revenue),
+    logins: n(logins?.n),
+    active_users: n(usage?.active),
+    calls: n(usage?.calls),
+    failed_calls: n(usage?.failed),
+  };
+}
+
+/** The five models, channels and users with the most revenue over [from, to). */
+async function topOf(db: Db, from: number, to: number): Promise<Dashboard['top']> {
+  const k = db.kysely;
+  const base = () =>
+    k
+      .selectFrom('usage_records')
+      .where('usage_records.created_at', '>=', from)
+      .where('usage_records.created_at', '<', to);
+  const measures = [
+    sql<number>`count(*)`.as('calls'),
+    sql<number>`sum(usage_records.prompt_tokens + usage_records.completion_tokens)`.as('tokens'),
+    sql<number>`sum(usage_records.charged_micros)`.as('revenue'),
+  ] as const;
+  const [models, channels, users] = await Promise.all([
+    base().select(['usage_records.model as name', ...measures]).groupBy('usage_records.model').orderBy('revenue', 'desc').orderBy('calls', 'desc').limit(5).execute(),
+    base()
+      .innerJoin('channels', 'channels.id', 'usage_records.channel_id')
+      .select(['channels.name as name', ...measures])
+      .groupBy(['channels.id', 'channels.name'])
+      .orderBy('revenue', 'desc')
+      .orderBy('calls', 'desc')
+      .limit(5)
+      .execute(),
+    base()
+      .innerJoin('users', 'users.id', 'usage_records.user_id')
+      .select(['users.email as name', ...measures])
+      .groupBy(['users.id', 'users.email'])
+      .orderBy('revenue', 'desc')
+      .orderBy('calls', 'desc')
+      .limit(5)
+      .execute(),
+  ]);
+  const rows = (rs: { name: string; calls: unknown; tokens: unknown; revenue: unknown }[]) =>
+    rs.map((r) => ({ name: String(r.name), calls: n(r.calls), tokens: n(r.tokens), revenue_micros: n(r.revenue) }));
+  return { models: rows(models), channels: rows(channels), users: rows(users) };
 }
 
 /**
@@ -80,6 +213,8 @@ export async function dashboard(db: Db, period: Period, tzOffsetMinutes: number,
         sql<number>`sum(usage_records.cost_micros)`.as('cost'),
         sql<number>`sum(usage_records.charged_micros)`.as('revenue'),
         sql<number>`count(distinct usage_records.user_id)`.as('active'),
+        sql<number>`count(*)`.as('calls'),
+        failedExpr.as('failed'),
       ])
       .where('usage_records.created_at', '>=', g.from)
       .where('usage_records.created_at', '<', g.to)
@@ -119,7 +254,7 @@ export async function dashboard(db: Db, period: Period, tzOffsetMinutes: number,
   ]);
 
   const trend = new Map<string, DashboardBucket>(
-    g.labels.map((bucket) => [bucket, { bucket, new_users: 0, recharge_micros: 0, tokens: 0, cost_micros: 0, revenue_micros: 0, active_users: 0 }]),
+    g.labels.map((bucket) => [bucket, { bucket, new_users: 0, recharge_micros: 0, tokens: 0, cost_micros: 0, revenue_micros: 0, active_users: 0, calls: 0, failed_calls: 0 }]),
   );
   const at = (b: unknown) => trend.get(g.labelOf(n(b)) ?? '');
   for (const r of usage) {
@@ -129,6 +264,8 @@ export async function dashboard(db: Db, period: Period, tzOffsetMinutes: number,
     t.cost_micros = n(r.cost);
     t.revenue_micros = n(r.revenue);
     t.active_users = n(r.active);
+    t.calls = n(r.calls);
+    t.failed_calls = n(r.failed);
   }
   for (const r of users) {
     const t = at(r.b);
@@ -140,6 +277,10 @@ export async function dashboard(db: Db, period: Period, tzOffsetMinutes: number,
   }
 
   const rows = [...trend.values()];
+  // The previous period up to the same point: the elapsed part of this one, or all of it once over.
+  const prevFrom = previousStart(period, g.from, tzOffsetMinutes);
+  const prevTo = Math.min(g.from, prevFrom + (Math.min(now, g.to) - g.from));
+  const [previous, top] = await Promise.all([cardsBetween(db, prevFrom, prevTo), topOf(db, g.from, g.to)]);
   const sum = (f: (b: DashboardBucket) => number) => rows.reduce((s, b) => s + f(b), 0);
   return {
     period,
@@ -153,7 +294,11 @@ export async function dashboard(db: Db, period: Period, tzOffsetMinutes: number,
       revenue_micros: sum((b) => b.revenue_micros),
       logins: n(logins?.n),
       active_users: n(usagePeriod?.active),
+      calls: sum((b) => b.calls),
+      failed_calls: sum((b) => b.failed_calls),
     },
     trend: rows,
+    previous: { from: new Date(prevFrom).toISOString(), to: new Date(prevTo).toISOString(), cards: previous },
+    top,
   };
 }

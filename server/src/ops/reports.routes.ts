@@ -15,16 +15,26 @@ const Counts = {
   cost_micros: z.number().int().describe('upstream cost of usage records, micro-USD'),
   revenue_micros: z.number().int().describe('charged to users, micro-USD'),
   active_users: z.number().int().describe('distinct users with at least one usage record'),
+  calls: z.number().int().describe('usage records (refused calls included)'),
+  failed_calls: z.number().int().describe('usage records whose status is not 2xx'),
 };
+const Cards = z.object({ ...Counts, logins: z.number().int().describe('sessions created (sign-ins) in the period') });
+const TopRow = z.object({ name: z.string(), calls: z.number().int(), tokens: z.number().int(), revenue_micros: z.number().int() });
 
 export const DashboardSchema = z.object({
   period: z.enum(PERIODS),
   from: z.string().describe('start of the period (inclusive), ISO'),
   to: z.string().describe('end of the period (exclusive), ISO'),
-  cards: z.object({ ...Counts, logins: z.number().int().describe('sessions created (sign-ins) in the period') }),
+  cards: Cards,
   trend: z.array(
     z.object({ bucket: z.string().describe("local time: 'YYYY-MM-DDTHH' (today), 'YYYY-MM-DD' (week, month), 'YYYY-MM' (year)"), ...Counts }),
   ),
+  previous: z
+    .object({ from: z.string(), to: z.string(), cards: Cards })
+    .describe('the previous period up to the same point (today until now is compared with yesterday until the same time)'),
+  top: z
+    .object({ models: z.array(TopRow), channels: z.array(TopRow), users: z.array(TopRow) })
+    .describe('the five models, channels and users (by email) with the most revenue in the period'),
 });
 
 /** /api/admin: the dashboard and usage exports. */

@@ -672,8 +672,12 @@ export interface paths {
                             cards: {
                                 /** @description distinct users with at least one usage record */
                                 active_users: number;
+                                /** @description usage records (refused calls included) */
+                                calls: number;
                                 /** @description upstream cost of usage records, micro-USD */
                                 cost_micros: number;
+                                /** @description usage records whose status is not 2xx */
+                                failed_calls: number;
                                 /** @description sessions created (sign-ins) in the period */
                                 logins: number;
                                 /** @description users created in the period */
@@ -689,15 +693,65 @@ export interface paths {
                             from: string;
                             /** @enum {string} */
                             period: "today" | "week" | "month" | "year";
+                            /** @description the previous period up to the same point (today until now is compared with yesterday until the same time) */
+                            previous: {
+                                cards: {
+                                    /** @description distinct users with at least one usage record */
+                                    active_users: number;
+                                    /** @description usage records (refused calls included) */
+                                    calls: number;
+                                    /** @description upstream cost of usage records, micro-USD */
+                                    cost_micros: number;
+                                    /** @description usage records whose status is not 2xx */
+                                    failed_calls: number;
+                                    /** @description sessions created (sign-ins) in the period */
+                                    logins: number;
+                                    /** @description users created in the period */
+                                    new_users: number;
+                                    /** @description positive cash ledger entries of type topup or adjustment, micro-USD */
+                                    recharge_micros: number;
+                                    /** @description charged to users, micro-USD */
+                                    revenue_micros: number;
+                                    /** @description prompt + completion tokens of usage records */
+                                    tokens: number;
+                                };
+                                from: string;
+                                to: string;
+                            };
                             /** @description end of the period (exclusive), ISO */
                             to: string;
+                            /** @description the five models, channels and users (by email) with the most revenue in the period */
+                            top: {
+                                channels: {
+                                    calls: number;
+                                    name: string;
+                                    revenue_micros: number;
+                                    tokens: number;
+                                }[];
+                                models: {
+                                    calls: number;
+                                    name: string;
+                                    revenue_micros: number;
+                                    tokens: number;
+                                }[];
+                                users: {
+                                    calls: number;
+                                    name: string;
+                                    revenue_micros: number;
+                                    tokens: number;
+                                }[];
+                            };
                             trend: {
                                 /** @description distinct users with at least one usage record */
                                 active_users: number;
                                 /** @description local time: 'YYYY-MM-DDTHH' (today), 'YYYY-MM-DD' (week, month), 'YYYY-MM' (year) */
                                 bucket: string;
+                                /** @description usage records (refused calls included) */
+                                calls: number;
                                 /** @description upstream cost of usage records, micro-USD */
                                 cost_micros: number;
+                                /** @description usage records whose status is not 2xx */
+                                failed_calls: number;
                                 /** @description users created in the period */
                                 new_users: number;
                                 /** @description positive cash ledger entries of type topup or adjustment, micro-USD */

@@ -264,7 +264,7 @@ export default function ChannelsPage() {
           </Empty>
         }
         toolBarRender={() => [
-          <Button key="test-all" icon={<ThunderboltOutlined />} loading={testAll.isPending} onClick={() => void runTestAll()} data-testid="channel-test-all">
+          <Button key="test-all" icon={<ThunderboltOutlined />} loading={testAll.isPending} onClick={() => void runTestAll()} data-testid="channels-test-all">
             {t('channels.test_all')}
           </Button>,
           <Button

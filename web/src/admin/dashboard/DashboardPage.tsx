@@ -1,21 +1,22 @@
 import { PageContainer } from '@ant-design/pro-components';
-import { Card, Grid, Segmented, Skeleton, Statistic, Tooltip, Typography } from 'antd';
+import { Card, Col, Grid, Row, Segmented, Skeleton, Statistic, Table, Tooltip, Typography } from 'antd';
 import { useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useDashboard } from '../../api/admin';
 import type { Dashboard, DashboardPeriod } from '../../api/types';
 import { Chart, type ChartOption } from '../../components/Chart';
 import { ErrorAlert } from '../../components/ErrorAlert';
-import { formatAxisUsd, formatCompact, formatDateTime, formatInt } from '../../lib/format';
+import { formatAxisUsd, formatCompact, formatDateTime, formatInt, formatPercent } from '../../lib/format';
 import { formatMoney } from '../../lib/money';
 
-/** The server's cards, and the margin (revenue − upstream cost) worked out here. */
-type CardKey = keyof Dashboard['cards'] | 'margin_micros';
+/** The server's cards, and the margin (revenue − upstream cost) and error rate worked out here. */
+type CardKey = Exclude<keyof Dashboard['cards'], 'failed_calls'> | 'margin_micros' | 'error_rate';
 /** What the trend shows; each card selects one. */
-type Metric = 'money' | 'tokens' | 'users' | 'recharge';
+type Metric = 'money' | 'tokens' | 'users' | 'recharge' | 'calls';
+type Cards = Dashboard['cards'];
 
 // Money first (what an operator looks at), then traffic and people: two rows of four.
-const CARDS: { key: CardKey; money?: boolean; metric: Metric }[] = [
+const CARDS: { key: CardKey; money?: boolean; percent?: boolean; metric: Metric }[] = [
   { key: 'revenue_micros', money: true, metric: 'money' },
   { key: 'cost_micros', money: true, metric: 'money' },
   { key: 'margin_micros', money: true, metric: 'money' },
@@ -24,11 +25,15 @@ const CARDS: { key: CardKey; money?: boolean; metric: Metric }[] = [
   { key: 'new_users', metric: 'users' },
   { key: 'logins', metric: 'users' },
   { key: 'active_users', metric: 'users' },
+  { key: 'calls', metric: 'calls' },
+  { key: 'error_rate', percent: true, metric: 'calls' },
 ];
 
-function cardValue(d: Dashboard | undefined, key: CardKey): number | undefined {
-  if (!d) return undefined;
-  return key === 'margin_micros' ? d.cards.revenue_micros - d.cards.cost_micros : d.cards[key];
+function cardValue(c: Cards | undefined, key: CardKey): number | undefined {
+  if (!c) return undefined;
+  if (key === 'margin_micros') return c.revenue_micros - c.cost_micros;
+  if (key === 'error_rate') return c.calls > 0 ? c.failed_calls / c.calls : undefined;
+  return c[key];
 }
 
 const PERIODS: DashboardPeriod[] = ['today', 'week', 'month', 'year'];
@@ -52,7 +57,7 @@ export default function DashboardPage() {
       size="small"
       value={metric}
       onChange={setMetric}
-      options={(['money', 'tokens', 'users', 'recharge'] as Metric[]).map((m) => ({ value: m, label: t(`dashboard.metric.${m}`) }))}
+      options={(['money', 'tokens', 'users', 'recharge', 'calls'] as Metric[]).map((m) => ({ value: m, label: t(`dashboard.metric.${m}`) }))}
     />
   );
 
@@ -65,10 +70,15 @@ export default function DashboardPage() {
         ? [
             { name: t('dashboard.cards.revenue_micros'), values: data.trend.map((b) => b.revenue_micros), money: true },
             { name: t('dashboard.cards.cost_micros'), values: data.trend.map((b) => b.cost_micros), money: true },
-            { name: t('dashboard.margin'), values: data.trend.map((b) => b.revenue_micros - b.cost_micros), money: true },
+            { name: t('dashboard.cards.margin_micros'), values: data.trend.map((b) => b.revenue_micros - b.cost_micros), money: true },
           ]
         : metric === 'tokens'
           ? [{ name: t('dashboard.cards.tokens'), values: data.trend.map((b) => b.tokens), type: 'bar' }]
+          : metric === 'calls'
+            ? [
+                { name: t('dashboard.cards.calls'), values: data.trend.map((b) => b.calls), type: 'bar' },
+                { name: t('dashboard.failed_calls'), values: data.trend.map((b) => b.failed_calls), type: 'bar' },
+              ]
           : metric === 'recharge'
             ? [{ name: t('dashboard.cards.recharge_micros'), values: data.trend.map((b) => b.recharge_micros), money: true, type: 'bar' }]
             : [
@@ -96,7 +106,8 @@ export default function DashboardPage() {
         max: money && idle ? 10_000 : undefined,
         axisLabel: { formatter: (v: number) => (money ? formatAxisUsd(v, i18n.language) : formatCompact(v, i18n.language)) },
       },
-      series: series.map((s) => ({ name: s.name, type: s.type ?? 'line', smooth: 0.25, smoothMonotone: 'x', showSymbol: false, data: s.values, barMaxWidth: 24, areaStyle: s.type === 'bar' || series.length > 1 ? undefined : { opacity: 0.08 } })),
+      // Straight segments: a curve would invent values between the buckets.
+      series: series.map((s) => ({ name: s.name, type: s.type ?? 'line', smooth: false, showSymbol: false, data: s.values, barMaxWidth: 24, areaStyle: s.type === 'bar' || series.length > 1 ? undefined : { opacity: 0.08 } })),
     };
   }, [data, metric, period, t, i18n.language]);
 
@@ -115,7 +126,9 @@ export default function DashboardPage() {
       {q.isError ? <ErrorAlert error={q.error} onRetry={() => void q.refetch()} /> : null}
       <div className="tg-stat-grid" data-testid="dashboard-cards">
         {CARDS.map((c) => {
-          const v = cardValue(data, c.key);
+          const v = cardValue(data?.cards, c.key);
+          const before = cardValue(data?.previous.cards, c.key);
+          const show = (x: number | undefined) => (x === undefined ? '—' : c.money ? formatMoney(x, 'total') : c.percent ? formatPercent(x, i18n.language) : formatInt(x, i18n.language));
           return (
             <Card
               key={c.key}
@@ -133,10 +146,15 @@ export default function DashboardPage() {
                       <span>{t(`dashboard.cards.${c.key}`)}</span>
                     </Tooltip>
                   }
-                  value={v === undefined ? '—' : c.money ? formatMoney(v, 'total') : formatInt(v, i18n.language)}
+                  value={show(v)}
                   valueStyle={v !== undefined && v < 0 ? { color: '#cf1322' } : undefined}
                 />
               )}
+              {data ? (
+                <Typography.Text type="secondary" style={{ fontSize: 12 }} data-testid={`card-${c.key}-previous`}>
+                  {t('dashboard.vs_previous', { value: show(before), when: t(`dashboard.previous.${period}`) })}
+                </Typography.Text>
+              ) : null}
             </Card>
           );
         })}
@@ -154,6 +172,27 @@ export default function DashboardPage() {
           </Typography.Text>
         ) : null}
       </Card>
+      <Row gutter={[16, 16]} style={{ marginTop: 16 }} data-testid="dashboard-top">
+        {(['models', 'channels', 'users'] as const).map((k) => (
+          <Col key={k} xs={24} lg={8}>
+            <Card size="small" title={t(`dashboard.top.${k}`)}>
+              <Table
+                size="small"
+                rowKey="name"
+                pagination={false}
+                loading={q.isPending}
+                dataSource={data?.top[k] ?? []}
+                locale={{ emptyText: t('dashboard.top.empty') }}
+                columns={[
+                  { title: t('dashboard.top.name'), dataIndex: 'name', ellipsis: true },
+                  { title: t('dashboard.top.calls'), dataIndex: 'calls', align: 'right', width: 80, render: (n: number) => formatInt(n, i18n.language) },
+                  { title: t('dashboard.top.revenue'), dataIndex: 'revenue_micros', align: 'right', width: 110, render: (m: number) => <span className="tg-num">{formatMoney(m, 'total')}</span> },
+                ]}
+              />
+            </Card>
+          </Col>
+        ))}
+      </Row>
     </PageContainer>
   );
 }

@@ -178,10 +178,13 @@ const enUS: Catalog = {
   dashboard: {
     title: 'Dashboard',
     trend: 'Trend',
-    margin: 'Margin',
+    vs_previous: 'vs. {{value}} {{when}}',
+    previous: { today: 'yesterday by this time', week: 'last week by this time', month: 'last month by this time', year: 'last year by this time' },
+    top: { models: 'Top models', channels: 'Top channels', users: 'Top users', name: 'Name', calls: 'Calls', revenue: 'Revenue', empty: 'No calls in this period' },
     range: 'Period: {{from}} — {{to}}',
     period: { today: 'Today', week: 'This week', month: 'This month', year: 'This year' },
-    metric: { money: 'Revenue & cost', tokens: 'Tokens', users: 'Users', recharge: 'Recharges' },
+    metric: { money: 'Revenue & cost', tokens: 'Tokens', users: 'Users', recharge: 'Recharges', calls: 'Calls' },
+    failed_calls: 'Failed',
     cards: {
       new_users: 'New users',
       recharge_micros: 'Recharges',
@@ -191,6 +194,8 @@ const enUS: Catalog = {
       logins: 'Logins',
       active_users: 'Active users',
       margin_micros: 'Gross margin',
+      calls: 'Calls',
+      error_rate: 'Error rate',
     },
     hints: {
       new_users: 'Users who signed up in the period',
@@ -201,6 +206,8 @@ const enUS: Catalog = {
       logins: 'Sign-ins (new sessions) in the period',
       active_users: 'Users with at least one call in the period',
       margin_micros: 'Revenue minus model cost',
+      calls: 'Gateway calls in the period, refused ones included',
+      error_rate: 'Share of calls that did not succeed (not 2xx)',
     },
   },
   channels: {

@@ -179,10 +179,13 @@ const zhCN = {
   dashboard: {
     title: '仪表盘',
     trend: '趋势',
-    margin: '毛利',
+    vs_previous: '对比{{when}}：{{value}}',
+    previous: { today: '昨日同期', week: '上周同期', month: '上月同期', year: '去年同期' },
+    top: { models: '热门模型', channels: '热门渠道', users: '消费最多的用户', name: '名称', calls: '调用次数', revenue: '收入', empty: '本期没有调用' },
     range: '统计区间：{{from}} — {{to}}',
     period: { today: '今日', week: '本周', month: '本月', year: '本年' },
-    metric: { money: '收入与成本', tokens: 'Tokens', users: '用户', recharge: '充值' },
+    metric: { money: '收入与成本', tokens: 'Tokens', users: '用户', recharge: '充值', calls: '调用' },
+    failed_calls: '失败',
     cards: {
       new_users: '新增用户',
       recharge_micros: '充值金额',
@@ -192,6 +195,8 @@ const zhCN = {
       logins: '登录次数',
       active_users: '活跃用户',
       margin_micros: '毛利',
+      calls: '调用次数',
+      error_rate: '错误率',
     },
     hints: {
       new_users: '本期注册的用户数',
@@ -202,6 +207,8 @@ const zhCN = {
       logins: '本期登录（新会话）次数',
       active_users: '本期至少调用过一次的用户数',
       margin_micros: '收入减去模型成本',
+      calls: '本期网关调用次数（含被拒绝的调用）',
+      error_rate: '未成功（非 2xx）调用所占比例',
     },
   },
   channels: {
