@@ -255,7 +255,7 @@ describe('errors in Anthropic\'s shape', () => {
     expect(err.error.error.type).toBe('not_found_error');
     const res = await fetch(srv.url + '/v1/messages', { method: 'POST', headers: { 'x-api-key': key, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' }, body: JSON.stringify({ model: 'claude-house-1', messages: [{ role: 'user', content: 'hi' }] }) });
     expect(res.status).toBe(400);
-    expect(await res.json()).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: 'max_tokens: Field required' } });
+    expect(await res.json()).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: 'max_tokens: Field required', code: 'bad_request' } });
   });
 
   it('an empty wallet is a 402 billing_error the client can read', async () => {

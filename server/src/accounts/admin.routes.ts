@@ -8,7 +8,7 @@ import { IdParam, PageQuery, UsdAmount, pageOf } from '../http/pagination.js';
 import { parseMicros } from '../lib/money.js';
 import { adjustUserBalance } from '../billing/wallets.js';
 import { keyView, createKey, listKeys, revokeKey, updateKey, getKey } from './keys.js';
-import { createUser, getUserWithWallet, listUsers, ROLES, setPassword, UserNameSchema, updateUser, userView, USER_STATUSES } from './users.js';
+import { createUser, freezeUser, getUserWithWallet, listUsers, ROLES, SETTABLE_USER_STATUSES, setPassword, unfreezeUser, UserNameSchema, updateUser, userView, USER_STATUSES } from './users.js';
 
 export const UserViewSchema = z.object({
   id: z.number(),
@@ -20,6 +20,9 @@ export const UserViewSchema = z.object({
   remark: z.string().nullable(),
   created_at: z.string(),
   last_login_at: z.string().nullable(),
+  frozen_reason: z.string().nullable().describe('why the account is frozen (null when it is not)'),
+  frozen_at: z.string().nullable(),
+  frozen_by: z.string().nullable().describe("the operator's email, or cli"),
   wallet_id: z.number(),
   currency: z.string(),
   balance_micros: z.number().describe('plan + gift + cash, in micro-USD'),
@@ -179,7 +182,7 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
       params: IdParam,
       body: z.object({
         name: UserNameSchema.optional(),
-        status: z.enum(USER_STATUSES).optional(),
+        status: z.enum(SETTABLE_USER_STATUSES).optional().describe('frozen accounts change only through /freeze and /unfreeze'),
         role: z.enum(ROLES).optional(),
         group: z.string().optional(),
         remark: z.string().max(2000).nullable().optional(),
@@ -194,6 +197,37 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
       }
       const { after } = await updateUser(ctx.db, ctx.feed, req.params.id, req.body, actorOf(req));
       const { user, wallet } = await getUserWithWallet(ctx.db.kysely, after.id);
+      return userView(user, wallet);
+    },
+  });
+
+  // The reason is checked by the service (400 with path "reason"), so a missing one reads the same as a blank one.
+  const ReasonBody = z.object({ reason: z.string().optional().describe('required: why (kept on the account and in the audit log)') }).optional();
+  r.post('/users/:id/freeze', {
+    schema: {
+      tags,
+      summary: "Freeze an account (reason required): its keys are refused with 403 account_frozen everywhere within seconds, its sessions end, it cannot sign in",
+      params: IdParam,
+      body: ReasonBody,
+      response: { 200: UserViewSchema },
+    },
+    handler: async (req) => {
+      await getUserWithWallet(ctx.db.kysely, req.params.id);
+      await assertMayActOn(ctx, req, req.params.id);
+      if (req.params.id === req.sessionUser?.id) throw new AppError('own_account', 'You cannot freeze your own account.');
+      await freezeUser(ctx.db, ctx.feed, req.params.id, req.body?.reason ?? '', actorOf(req));
+      const { user, wallet } = await getUserWithWallet(ctx.db.kysely, req.params.id);
+      return userView(user, wallet);
+    },
+  });
+
+  r.post('/users/:id/unfreeze', {
+    schema: { tags, summary: 'Unfreeze an account (reason required); its keys work again within seconds', params: IdParam, body: ReasonBody, response: { 200: UserViewSchema } },
+    handler: async (req) => {
+      await getUserWithWallet(ctx.db.kysely, req.params.id);
+      await assertMayActOn(ctx, req, req.params.id);
+      await unfreezeUser(ctx.db, ctx.feed, req.params.id, req.body?.reason ?? '', actorOf(req));
+      const { user, wallet } = await getUserWithWallet(ctx.db.kysely, req.params.id);
       return userView(user, wallet);
     },
   });

@@ -86,6 +86,7 @@ export function createAuth(db: Db, config: Config, log: Logger) {
         create: {
           before: async (session) => {
             const u = await db.kysely.selectFrom('users').select(['status']).where('id', '=', Number(session.userId)).executeTakeFirst();
+            if (u?.status === 'frozen') throw new APIError('FORBIDDEN', { message: 'This account is frozen. Contact the operator to have it unfrozen.' });
             if (!u || u.status !== 'active') throw new APIError('FORBIDDEN', { message: 'This account is disabled.' });
           },
           after: async (session) => {

@@ -7,13 +7,24 @@ import { parseOr } from '../lib/validate.js';
 import { audit, type Actor } from '../audit/index.js';
 import { createWallet, walletView, type WalletView } from '../billing/wallets.js';
 import type { ChangeFeed } from '../live/changes.js';
+import { audit, type Actor } from '../ops/audit.js';
 import { ROLES, type Role } from './roles.js';
 
 /** better-auth's hasher, loaded on first use: the CLI reads users without loading better-auth. */
 const hashPassword = async (pw: string) => (await import('better-auth/crypto')).hashPassword(pw);
 
 export { ROLES, type Role };
-export const USER_STATUSES = ['active', 'disabled'] as const;
+/** Every status a user can be in (the list filter). */
+export const USER_STATUSES = ['active', 'disabled', 'frozen'] as const;
+/** What an edit may set; 'frozen' only through freezeUser, which needs a reason. */
+export const SETTABLE_USER_STATUSES = ['active', 'disabled'] as const;
+/** A freeze or unfreeze reason: required, kept in the audit log (and, for a freeze, on the user). */
+export const FreezeReasonSchema = z
+  .string()
+  .trim()
+  .min(2, 'give a reason (at least 2 characters)')
+  .max(500, 'reason must be at most 500 characters')
+  .regex(/^[^\p{Cc}]*$/u, 'reason must not contain control characters');
 
 export const EmailSchema = z.string().trim().toLowerCase().pipe(z.email({ message: 'not a valid email address' })).pipe(z.string().max(254));
 export const PasswordSchema = z.string().min(8, 'password must be at least 8 characters').max(128, 'password must be at most 128 characters');
@@ -46,6 +57,10 @@ export interface UserView extends WalletView {
   remark: string | null;
   created_at: string;
   last_login_at: string | null;
+  /** Set while the account is frozen: why, when, by whom (an operator's email or "cli"). */
+  frozen_reason: string | null;
+  frozen_at: string | null;
+  frozen_by: string | null;
   has_password?: boolean;
 }
 
@@ -60,6 +75,9 @@ export function userView(u: User, w: Wallet): UserView {
     remark: u.remark,
     created_at: new Date(toMs(u.created_at) ?? 0).toISOString(),
     last_login_at: u.last_login_at ? new Date(u.last_login_at).toISOString() : null,
+    frozen_reason: u.frozen_reason ?? null,
+    frozen_at: u.frozen_at ? new Date(Number(u.frozen_at)).toISOString() : null,
+    frozen_by: u.frozen_by ?? null,
     ...walletView(w),
   };
 }
@@ -181,7 +199,7 @@ export async function getUserWithWallet(ex: Executor, userId: number): Promise<{
 export interface UserPatch {
   name?: string | undefined;
   role?: Role | undefined;
-  status?: (typeof USER_STATUSES)[number] | undefined;
+  status?: (typeof SETTABLE_USER_STATUSES)[number] | undefined;
   group?: string | undefined;
   remark?: string | null | undefined;
 }
@@ -190,6 +208,10 @@ export async function updateUser(db: Db, feed: ChangeFeed, userId: number, patch
   return inTransaction(db, async (trx) => {
     const before = await findUserById(trx, userId);
     if (!before) throw new AppError('not_found', `no user with id ${userId}`, { path: 'id' });
+    // A freeze is lifted only by an unfreeze, which records its reason.
+    if (before.status === 'frozen' && patch.status !== undefined) {
+      throw new AppError('conflict', 'This account is frozen; unfreeze it (with a reason) instead of changing its status.', { path: 'status' });
+    }
     const set: Record<string, unknown> = {};
     if (patch.name !== undefined) set.name = parseOr(UserNameSchema, patch.name, 'name');
     if (patch.role !== undefined) set.role = patch.role;
@@ -216,6 +238,57 @@ export async function updateUser(db: Db, feed: ChangeFeed, userId: number, patch
         await audit(trx, actor, 'user.update', { type: 'user', id: userId }, Object.fromEntries(keys.map((k) => [k, b[k]])), Object.fromEntries(keys.map((k) => [k, a[k]])));
       }
     }
+    return { before, after };
+  }).finally(() => feed.publish());
+}
+
+/**
+ * Freeze an account: its keys are refused (403 account_frozen) by every process within one poll
+ * of the change feed, its sessions end, and it cannot sign in until unfrozen. The audit entry is
+ * written in the same transaction.
+ */
+export async function freezeUser(db: Db, feed: ChangeFeed, userId: number, reasonIn: string, actor: Actor): Promise<{ before: User; after: User }> {
+  const reason = parseOr(FreezeReasonSchema, reasonIn, 'reason');
+  return inTransaction(db, async (trx) => {
+    const before = await findUserById(trx, userId);
+    if (!before) throw new AppError('not_found', `no user with id ${userId}`, { path: 'id' });
+    if (before.status === 'frozen') throw new AppError('conflict', `This account is already frozen (${before.frozen_reason ?? 'no reason recorded'}).`);
+    if (before.status !== 'active') throw new AppError('conflict', `This account is ${before.status}; only an active account can be frozen.`);
+    const now = new Date();
+    const r = await trx
+      .updateTable('users')
+      .set({ status: 'frozen', frozen_reason: reason, frozen_at: now.getTime(), frozen_by: actor.email ?? 'unknown', updated_at: db.dialect === 'sqlite' ? now.toISOString() : now })
+      .where('id', '=', userId)
+      .where('status', '=', 'active')
+      .executeTakeFirst();
+    if (affected(r) !== 1) throw new AppError('conflict', 'The account changed while it was being frozen; try again.');
+    await trx.deleteFrom('auth_sessions').where('user_id', '=', userId).execute();
+    await feed.record(trx, 'user', userId);
+    const after = (await findUserById(trx, userId))!;
+    await audit(trx, actor, 'user.freeze', { type: 'user', id: userId }, { status: before.status }, { status: 'frozen', reason });
+    return { before, after };
+  }).finally(() => feed.publish());
+}
+
+/** Lift a freeze (reason required, kept in the audit log); the account is active again. */
+export async function unfreezeUser(db: Db, feed: ChangeFeed, userId: number, reasonIn: string, actor: Actor): Promise<{ before: User; after: User }> {
+  const reason = parseOr(FreezeReasonSchema, reasonIn, 'reason');
+  return inTransaction(db, async (trx) => {
+    const before = await findUserById(trx, userId);
+    if (!before) throw new AppError('not_found', `no user with id ${userId}`, { path: 'id' });
+    if (before.status !== 'frozen') throw new AppError('conflict', `This account is not frozen (it is ${before.status}).`);
+    const now = new Date();
+    const r = await trx
+      .updateTable('users')
+      .set({ status: 'active', frozen_reason: null, frozen_at: null, frozen_by: null, updated_at: db.dialect === 'sqlite' ? now.toISOString() : now })
+      .where('id', '=', userId)
+      .where('status', '=', 'frozen')
+      .executeTakeFirst();
+    if (affected(r) !== 1) throw new AppError('conflict', 'The account changed while it was being unfrozen; try again.');
+    await feed.record(trx, 'user', userId);
+    const after = (await findUserById(trx, userId))!;
+    await audit(trx, actor, 'user.unfreeze', { type: 'user', id: userId },
+      { status: 'frozen', reason: before.frozen_reason, frozen_at: before.frozen_at, frozen_by: before.frozen_by }, { status: 'active', reason });
     return { before, after };
   }).finally(() => feed.publish());
 }

@@ -275,6 +275,28 @@ user
     });
   });
 
+for (const verb of ['freeze', 'unfreeze'] as const) {
+  user
+    .command(`${verb} <user>`)
+    .description(
+      verb === 'freeze'
+        ? 'Freeze an account (email or id): its keys are refused with 403 account_frozen by every server within seconds, its sessions end'
+        : 'Unfreeze an account (email or id); its keys work again within seconds',
+    )
+    .requiredOption('--reason <text>', 'why (required; kept in the audit log)')
+    .option('--json', 'print JSON')
+    .action(async (ref: string, o: { reason: string; json: boolean }) => {
+      await withContext(async (ctx) => {
+        const [users, { CLI_ACTOR }] = await Promise.all([import('../accounts/users.js'), core()]);
+        const u = await users.resolveUser(ctx.db.kysely, ref);
+        const change = verb === 'freeze' ? users.freezeUser : users.unfreezeUser;
+        await change(ctx.db, await ctx.feed(), u.id, o.reason, CLI_ACTOR);
+        const { user: fu, wallet } = await users.getUserWithWallet(ctx.db.kysely, u.id);
+        emit(o, `user #${fu.id} ${fu.email} ${verb === 'freeze' ? 'frozen' : 'unfrozen'}`, users.userView(fu, wallet));
+      });
+    });
+}
+
 const balance = program.command('balance').description('Balances');
 balance
   .command('add')

@@ -4,6 +4,7 @@ import * as m001 from './migrations/2026_11_22_001_initial.js';
 import * as m002 from './migrations/2026_11_23_002_report_indexes.js';
 import * as m070 from './migrations/2026_12_02_070_protocols.js';
 import * as m120 from './migrations/2026_12_03_120_audit_trail.js';
+import * as m140 from './migrations/2026_12_03_140_user_freeze.js';
 import * as m190 from './migrations/2026_12_03_190_channel_stats.js';
 
 /** Listed by hand (not read from disk) so the set is the same under tsx, a bundle or tests. */
@@ -12,6 +13,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026_11_23_002_report_indexes': m002,
   '2026_12_02_070_protocols': m070,
   '2026_12_03_120_audit_trail': m120,
+  '2026_12_03_140_user_freeze': m140,
   '2026_12_03_190_channel_stats': m190,
 };
 

@@ -21,10 +21,13 @@ export interface UsersTable {
   created_at: AuthTime;
   updated_at: AuthTime;
   role: Generated<string>; // 'user' | 'admin' | 'super_admin'
-  status: Generated<string>; // 'active' | 'disabled'
+  status: Generated<string>; // 'active' | 'disabled' | 'frozen'
   group_name: Generated<string>;
   remark: string | null;
   last_login_at: Ms | null;
+  frozen_reason: string | null;
+  frozen_at: Ms | null;
+  frozen_by: string | null;
 }
 
 export interface AuthSessionsTable {

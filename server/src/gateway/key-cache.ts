@@ -89,6 +89,7 @@ export class KeyCache {
     if (p.keyStatus === 'revoked') throw new AppError('key_disabled', 'This API key has been revoked.');
     if (p.keyStatus !== 'active') throw new AppError('key_disabled', 'This API key is disabled.');
     if (p.expiresAt !== null && p.expiresAt <= now) throw new AppError('key_expired', 'This API key has expired.');
+    if (p.userStatus === 'frozen') throw new AppError('account_frozen', 'The account that owns this API key is frozen. Its owner can see why in the console, or ask the operator.');
     if (p.userStatus !== 'active') throw new AppError('account_disabled', 'The account that owns this API key is disabled.');
     return p;
   }

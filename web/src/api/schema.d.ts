@@ -1579,7 +1579,7 @@ export interface paths {
                     q?: string;
                     role?: "user" | "admin" | "super_admin";
                     sort?: "id" | "created_at" | "balance" | "last_login_at";
-                    status?: "active" | "disabled";
+                    status?: "active" | "disabled" | "frozen";
                 };
                 header?: never;
                 path?: never;
@@ -1605,6 +1605,11 @@ export interface paths {
                                 credit_used_micros: number;
                                 currency: string;
                                 email: string;
+                                frozen_at: string | null;
+                                /** @description the operator's email, or cli */
+                                frozen_by: string | null;
+                                /** @description why the account is frozen (null when it is not) */
+                                frozen_reason: string | null;
                                 gift_micros: number;
                                 group: string;
                                 id: number;
@@ -1669,6 +1674,11 @@ export interface paths {
                             credit_used_micros: number;
                             currency: string;
                             email: string;
+                            frozen_at: string | null;
+                            /** @description the operator's email, or cli */
+                            frozen_by: string | null;
+                            /** @description why the account is frozen (null when it is not) */
+                            frozen_reason: string | null;
                             gift_micros: number;
                             group: string;
                             id: number;
@@ -1728,6 +1738,11 @@ export interface paths {
                             credit_used_micros: number;
                             currency: string;
                             email: string;
+                            frozen_at: string | null;
+                            /** @description the operator's email, or cli */
+                            frozen_by: string | null;
+                            /** @description why the account is frozen (null when it is not) */
+                            frozen_reason: string | null;
                             gift_micros: number;
                             group: string;
                             id: number;
@@ -1769,7 +1784,10 @@ export interface paths {
                         remark?: string | null;
                         /** @enum {string} */
                         role?: "user" | "admin" | "super_admin";
-                        /** @enum {string} */
+                        /**
+                         * @description frozen accounts change only through /freeze and /unfreeze
+                         * @enum {string}
+                         */
                         status?: "active" | "disabled";
                     };
                 };
@@ -1792,6 +1810,11 @@ export interface paths {
                             credit_used_micros: number;
                             currency: string;
                             email: string;
+                            frozen_at: string | null;
+                            /** @description the operator's email, or cli */
+                            frozen_by: string | null;
+                            /** @description why the account is frozen (null when it is not) */
+                            frozen_reason: string | null;
                             gift_micros: number;
                             group: string;
                             id: number;
@@ -1876,6 +1899,11 @@ export interface paths {
                                 credit_used_micros: number;
                                 currency: string;
                                 email: string;
+                                frozen_at: string | null;
+                                /** @description the operator's email, or cli */
+                                frozen_by: string | null;
+                                /** @description why the account is frozen (null when it is not) */
+                                frozen_reason: string | null;
                                 gift_micros: number;
                                 group: string;
                                 id: number;
@@ -1889,6 +1917,79 @@ export interface paths {
                                 status: string;
                                 wallet_id: number;
                             };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/users/{id}/freeze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Freeze an account (reason required): its keys are refused with 403 account_frozen everywhere within seconds, its sessions end, it cannot sign in */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: number;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description required: why (kept on the account and in the audit log) */
+                        reason?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            arrears_micros: number;
+                            available_micros: number;
+                            /** @description plan + gift + cash, in micro-USD */
+                            balance_micros: number;
+                            cash_micros: number;
+                            created_at: string;
+                            credit_limit_micros: number;
+                            credit_used_micros: number;
+                            currency: string;
+                            email: string;
+                            frozen_at: string | null;
+                            /** @description the operator's email, or cli */
+                            frozen_by: string | null;
+                            /** @description why the account is frozen (null when it is not) */
+                            frozen_reason: string | null;
+                            gift_micros: number;
+                            group: string;
+                            id: number;
+                            last_login_at: string | null;
+                            name: string;
+                            /** @description held for calls in progress */
+                            pending_micros: number;
+                            plan_micros: number;
+                            remark: string | null;
+                            role: string;
+                            status: string;
+                            wallet_id: number;
                         };
                     };
                 };
@@ -1990,6 +2091,79 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/users/{id}/unfreeze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Unfreeze an account (reason required); its keys work again within seconds */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: number;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description required: why (kept on the account and in the audit log) */
+                        reason?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            arrears_micros: number;
+                            available_micros: number;
+                            /** @description plan + gift + cash, in micro-USD */
+                            balance_micros: number;
+                            cash_micros: number;
+                            created_at: string;
+                            credit_limit_micros: number;
+                            credit_used_micros: number;
+                            currency: string;
+                            email: string;
+                            frozen_at: string | null;
+                            /** @description the operator's email, or cli */
+                            frozen_by: string | null;
+                            /** @description why the account is frozen (null when it is not) */
+                            frozen_reason: string | null;
+                            gift_micros: number;
+                            group: string;
+                            id: number;
+                            last_login_at: string | null;
+                            name: string;
+                            /** @description held for calls in progress */
+                            pending_micros: number;
+                            plan_micros: number;
+                            remark: string | null;
+                            role: string;
+                            status: string;
+                            wallet_id: number;
+                        };
+                    };
                 };
             };
         };

@@ -372,5 +372,7 @@ export function anthropicErrorBody(status: number, message: string, type?: strin
 
 export function anthropicAppErrorBody(e: AppError) {
   const where = e.path ? `${e.path}: ` : '';
-  return anthropicErrorBody(e.status, e.message.startsWith(where) ? e.message : where + e.message);
+  const body = anthropicErrorBody(e.status, e.message.startsWith(where) ? e.message : where + e.message);
+  // Anthropic's shape has no code; Tollgate's (account_frozen, key_locked, …) rides along for scripts, and SDKs ignore it.
+  return { ...body, error: { ...body.error, code: e.code } };
 }
