@@ -178,3 +178,140 @@ describe(`frozen accounts (${dialect}, ${SHARED_DB ? 'two servers' : 'a server a
     ]);
   }, 60_000);
 });
+
+describe(`rotated and locked keys (${dialect}, ${SHARED_DB ? 'two servers' : 'a server and the tollgate command'})`, () => {
+  it('rotation: the new key works at once, the previous one until its grace ends, then 401 key_rotated everywhere; by admin API, portal and tollgate key rotate', async () => {
+    const u = await userWithKey();
+    for (const s of servers) expect(await outcome(s, u.key)).toEqual({ status: 200, code: null });
+
+    for (const grace_seconds of [-1, 1.5, 'x', 31 * 86_400]) {
+      const r = await admin.post(`/api/admin/keys/${u.keyId}/rotate`, { grace_seconds });
+      expect(r.status, JSON.stringify(r.body)).toBe(400);
+      expect(r.body.error.path).toBe('grace_seconds');
+    }
+    for (const s of servers) expect(await outcome(s, u.key)).toEqual({ status: 200, code: null });
+
+    // admin, 4 s of grace
+    const rot = await admin.post(`/api/admin/keys/${u.keyId}/rotate`, { grace_seconds: 4 });
+    expect(rot.status, JSON.stringify(rot.body)).toBe(200);
+    const graceEnd = Date.parse(rot.body.previous_key.valid_until);
+    expect(rot.body).toMatchObject({ id: u.keyId, status: 'active', grace_seconds: 4, previous_key: { display: `${u.key.slice(0, 7)}…${u.key.slice(-4)}` } });
+    const key2 = rot.body.key as string;
+    expect(key2).toMatch(/^sk-[0-9A-Za-z]{32}$/);
+    for (const s of servers) {
+      expect(await outcome(s, key2)).toEqual({ status: 200, code: null });
+      expect(await outcome(s, u.key), 'the previous key works during its grace').toEqual({ status: 200, code: null });
+    }
+    expect(Date.now()).toBeLessThan(graceEnd);
+    await new Promise((r) => setTimeout(r, graceEnd - Date.now()));
+    await everywhere(u.key, { status: 401, code: 'key_rotated' }, performance.now(), 'previous key refused after its grace ended');
+    for (const s of servers) expect(await outcome(s, key2)).toEqual({ status: 200, code: null });
+
+    // the owner, in the portal, no grace; nobody else's key
+    const portal = new ApiClient(servers[0]!.url);
+    await portal.signIn(u.email, 'password-123');
+    const other = await userWithKey();
+    expect((await portal.post(`/api/console/keys/${other.keyId}/rotate`, { grace_seconds: 0 })).status).toBe(404);
+    const t0 = performance.now();
+    const own = await portal.post(`/api/console/keys/${u.keyId}/rotate`, {});
+    expect(own.status, JSON.stringify(own.body)).toBe(200);
+    expect(own.body).toMatchObject({ id: u.keyId, grace_seconds: 0 });
+    const key3 = own.body.key as string;
+    await everywhere(key2, { status: 401, code: 'key_rotated' }, t0, 'portal rotation (grace 0)');
+    for (const s of servers) expect(await outcome(s, key3)).toEqual({ status: 200, code: null });
+    // a secret rotated out twice is forgotten
+    expect(await outcome(servers[0]!, u.key)).toEqual({ status: 401, code: 'invalid_api_key' });
+    // the list never shows a secret, only what the owner needs
+    const listed = (await portal.get('/api/console/keys')).body.items.find((k: { id: number }) => k.id === u.keyId);
+    expect(listed).toMatchObject({ display: `${key3.slice(0, 7)}…${key3.slice(-4)}`, previous_key: null });
+    expect(JSON.stringify(listed)).not.toContain(key3.slice(7, -4));
+
+    // the command line: the new key alone on stdout
+    const bad = await cli('key', 'rotate', String(u.keyId), '--grace', 'soon');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/grace/);
+    const r1 = await cli('key', 'rotate', key3);
+    const t1 = performance.now();
+    expect(r1.code, r1.stderr).toBe(0);
+    expect(r1.stdout).toMatch(/^sk-[0-9A-Za-z]{32}\n$/);
+    const key4 = r1.stdout.trim();
+    await everywhere(key3, { status: 401, code: 'key_rotated' }, t1, 'tollgate key rotate (grace 0)');
+    await everywhere(key4, { status: 200, code: null }, t1, 'tollgate key rotate: the new key');
+    const r2 = await cli('key', 'rotate', String(u.keyId), '--grace', '10m', '--json');
+    expect(r2.code, r2.stderr).toBe(0);
+    const j = JSON.parse(r2.stdout);
+    expect(j).toMatchObject({ id: u.keyId, grace_seconds: 600, key: expect.stringMatching(/^sk-/) });
+    expect(Date.parse(j.previous_key.valid_until) - Date.now()).toBeGreaterThan(590_000);
+    for (const s of servers) {
+      expect(await outcome(s, j.key)).toEqual({ status: 200, code: null });
+      expect(await outcome(s, key4)).toEqual({ status: 200, code: null });
+    }
+    const actions = await db.kysely.selectFrom('audit_log').select(['action', 'actor_email']).where('target_type', '=', 'key').where('target_id', '=', String(u.keyId))
+      .where('action', '=', 'key.rotate').orderBy('id').execute();
+    expect(actions.map((a) => a.actor_email)).toEqual([ADMIN_EMAIL, u.email, 'cli', 'cli']);
+    expect(await bookProblems(db.kysely, u.walletId)).toEqual([]);
+  }, 90_000);
+
+  it('leak lock: refused at once everywhere with 401 key_locked (both secrets during a grace), the owner sees why, a rotation by the owner ends it', async () => {
+    const u = await userWithKey();
+    const rot = await admin.post(`/api/admin/keys/${u.keyId}/rotate`, { grace_seconds: 3600 });
+    const current = rot.body.key as string;
+    for (const s of servers) {
+      expect(await outcome(s, current)).toEqual({ status: 200, code: null });
+      expect(await outcome(s, u.key)).toEqual({ status: 200, code: null });
+    }
+    for (const body of [undefined, {}, { reason: ' ' }]) {
+      const r = await admin.post(`/api/admin/keys/${u.keyId}/lock`, body);
+      expect(r.status, JSON.stringify(r.body)).toBe(400);
+      expect(r.body.error).toMatchObject({ code: 'validation_failed', path: 'reason' });
+    }
+    const t0 = performance.now();
+    const lock = await admin.post(`/api/admin/keys/${u.keyId}/lock`, { reason: 'found in a public repository' });
+    expect(lock.status, JSON.stringify(lock.body)).toBe(200);
+    expect(lock.body).toMatchObject({ status: 'locked', state: 'locked', locked_reason: 'found in a public repository', locked_by: ADMIN_EMAIL });
+    expect(await outcome(servers[0]!, current), 'the process that locked it refuses at once').toEqual({ status: 401, code: 'key_locked' });
+    await everywhere(current, { status: 401, code: 'key_locked' }, t0, 'lock via admin API');
+    await everywhere(u.key, { status: 401, code: 'key_locked' }, t0, 'lock via admin API (the previous secret, in its grace)');
+    const res = await fetch(servers.at(-1)!.url + '/v1/messages', {
+      method: 'POST',
+      headers: { 'x-api-key': current, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+      body: JSON.stringify({ model: MODEL, max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'authentication_error', code: 'key_locked' } });
+
+    // the owner sees the lock and why; switching it back on is not the way out
+    const portal = new ApiClient(servers[0]!.url);
+    await portal.signIn(u.email, 'password-123');
+    const mine = (await portal.get('/api/console/keys?status=locked')).body;
+    expect(mine.items).toHaveLength(1);
+    expect(mine.items[0]).toMatchObject({ id: u.keyId, state: 'locked', locked_reason: 'found in a public repository' });
+    const on = await portal.patch(`/api/console/keys/${u.keyId}`, { status: 'active' });
+    expect(on.status).toBe(409);
+    expect(on.body.error.path).toBe('status');
+    expect((await admin.post(`/api/admin/keys/${u.keyId}/lock`, { reason: 'twice' })).status).toBe(409);
+
+    // a rotation by the owner: a new working secret, no grace for the leaked ones, the notice gone
+    const t1 = performance.now();
+    const fresh = await portal.post(`/api/console/keys/${u.keyId}/rotate`, { grace_seconds: 3600 });
+    expect(fresh.status, JSON.stringify(fresh.body)).toBe(200);
+    expect(fresh.body).toMatchObject({ status: 'active', state: 'active', locked_reason: null, grace_seconds: 0 });
+    await everywhere(fresh.body.key, { status: 200, code: null }, t1, 'rotation of a locked key: the new key');
+    await everywhere(current, { status: 401, code: 'key_rotated' }, t1, 'rotation of a locked key: the leaked one');
+    expect((await portal.get('/api/console/keys?status=locked')).body.items).toHaveLength(0);
+
+    // the command line, by the full secret: every server refuses within 5 s
+    const noReason = await cli('key', 'lock', fresh.body.key);
+    expect(noReason.code).not.toBe(0);
+    expect(noReason.stderr).toMatch(/--reason/);
+    const l = await cli('key', 'lock', fresh.body.key, '--reason', 'pasted in a support chat');
+    const t2 = performance.now();
+    expect(l.code, l.stderr).toBe(0);
+    expect(l.stdout).toMatch(new RegExp(`^key #${u.keyId} \\(sk-.{4}….{4}\\) locked\\n$`));
+    await everywhere(fresh.body.key, { status: 401, code: 'key_locked' }, t2, 'lock via tollgate key lock');
+    const audit = await db.kysely.selectFrom('audit_log').select(['action', 'actor_email', 'after_json']).where('target_type', '=', 'key').where('target_id', '=', String(u.keyId))
+      .where('action', '=', 'key.lock').orderBy('id').execute();
+    expect(audit.map((a) => [a.actor_email, JSON.parse(a.after_json!).reason])).toEqual([[ADMIN_EMAIL, 'found in a public repository'], ['cli', 'pasted in a support chat']]);
+    expect(await bookProblems(db.kysely, u.walletId)).toEqual([]);
+  }, 90_000);
+});

@@ -7,7 +7,7 @@ import { actorOf } from '../http/session.js';
 import { IdParam, PageQuery, UsdAmount, pageOf } from '../http/pagination.js';
 import { parseMicros } from '../lib/money.js';
 import { adjustUserBalance } from '../billing/wallets.js';
-import { keyView, createKey, listKeys, revokeKey, updateKey, getKey } from './keys.js';
+import { keyView, createKey, listKeys, lockKey, MAX_GRACE_SECONDS, revokeKey, rotateKey, updateKey, getKey, KEY_STATUSES } from './keys.js';
 import { createUser, freezeUser, getUserWithWallet, listUsers, ROLES, SETTABLE_USER_STATUSES, setPassword, unfreezeUser, UserNameSchema, updateUser, userView, USER_STATUSES } from './users.js';
 
 export const UserViewSchema = z.object({
@@ -54,7 +54,24 @@ export const KeyViewSchema = z.object({
   rpm_limit: z.number().nullable(),
   last_used_at: z.string().nullable(),
   created_at: z.string(),
+  locked_reason: z.string().nullable().describe('why the key is locked (suspected leak); null when it is not'),
+  locked_at: z.string().nullable(),
+  locked_by: z.string().nullable(),
+  rotated_at: z.string().nullable(),
+  previous_key: z
+    .object({ display: z.string(), valid_until: z.string() })
+    .nullable()
+    .describe('the secret the last rotation replaced, while it is still accepted'),
 });
+
+/** Rotation: how long the previous secret keeps working. */
+export const RotateBody = z
+  .object({
+    grace_seconds: z.number().int().min(0).max(MAX_GRACE_SECONDS).default(0).describe('how long the previous secret keeps working (0 = refused at once; at most 30 days)'),
+  })
+  .strict()
+  .default({ grace_seconds: 0 });
+export const RotatedKeySchema = KeyViewSchema.extend({ key: z.string().describe('the new secret, shown only this once'), grace_seconds: z.number() });
 
 export const LedgerEntrySchema = z.object({
   id: z.number(),
@@ -291,7 +308,7 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
     schema: {
       tags: keyTags,
       summary: 'List API keys (never the key itself)',
-      querystring: PageQuery.extend({ user_id: z.coerce.number().int().positive().optional(), status: z.enum(['active', 'disabled', 'revoked']).optional(), q: z.string().max(200).optional() }),
+      querystring: PageQuery.extend({ user_id: z.coerce.number().int().positive().optional(), status: z.enum(KEY_STATUSES).optional(), q: z.string().max(200).optional() }),
       response: { 200: pageOf(KeyViewSchema.extend({ owner_email: z.string() })) },
     },
     handler: async (req) => listKeys(ctx.db.kysely, { userId: req.query.user_id, status: req.query.status, q: req.query.q, page: req.query.page, pageSize: req.query.page_size }),
@@ -322,6 +339,39 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
     handler: async (req) => {
       await assertMayActOnKey(ctx, req, req.params.id);
       const { after } = await updateKey(ctx.db, ctx.feed, req.params.id, { ...keyInputFrom(req.body), status: req.body.status }, undefined, actorOf(req));
+      return keyView(after);
+    },
+  });
+
+  r.post('/keys/:id/rotate', {
+    schema: {
+      tags: keyTags,
+      summary: 'Rotate a key: a new secret (shown once); the previous one works for grace_seconds, then 401 key_rotated',
+      description: 'The key keeps its id, settings, quota and history. Rotating a locked key unlocks it; its leaked secret gets no grace.',
+      params: IdParam,
+      body: RotateBody,
+      response: { 200: RotatedKeySchema },
+    },
+    handler: async (req) => {
+      await getKey(ctx.db.kysely, req.params.id);
+      await assertMayActOnKey(ctx, req, req.params.id);
+      const { key, view, graceSeconds } = await rotateKey(ctx.db, ctx.feed, req.params.id, req.body.grace_seconds, actorOf(req));
+      return { ...view, key, grace_seconds: graceSeconds };
+    },
+  });
+
+  r.post('/keys/:id/lock', {
+    schema: {
+      tags: keyTags,
+      summary: 'Lock a key that may have leaked (reason required): refused at once everywhere with 401 key_locked; its owner sees a notice',
+      params: IdParam,
+      body: z.object({ reason: z.string().optional().describe('required: why') }).optional(),
+      response: { 200: KeyViewSchema },
+    },
+    handler: async (req) => {
+      await getKey(ctx.db.kysely, req.params.id);
+      await assertMayActOnKey(ctx, req, req.params.id);
+      const { after } = await lockKey(ctx.db, ctx.feed, req.params.id, req.body?.reason ?? '', actorOf(req));
       return keyView(after);
     },
   });

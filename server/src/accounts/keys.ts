@@ -10,7 +10,9 @@ import { audit, type Actor } from '../audit/index.js';
 import type { ChangeFeed } from '../live/changes.js';
 import { GroupNameSchema } from './users.js';
 
-export const KEY_STATUSES = ['active', 'disabled', 'revoked'] as const;
+export const KEY_STATUSES = ['active', 'disabled', 'locked', 'revoked'] as const;
+/** The longest grace a rotation may give the previous secret. */
+export const MAX_GRACE_SECONDS = 30 * 86_400;
 
 const ModelPatternList = z
   .array(z.string().trim().min(1).max(191).regex(/^[^\s,]+$/, 'model names contain no spaces or commas'))
@@ -58,7 +60,16 @@ export interface KeyView {
   rpm_limit: number | null;
   last_used_at: string | null;
   created_at: string;
+  /** Set while the key is locked (suspected leak): why, when, by whom. */
+  locked_reason: string | null;
+  locked_at: string | null;
+  locked_by: string | null;
+  rotated_at: string | null;
+  /** The secret the last rotation replaced, while it is still accepted. */
+  previous_key: { display: string; valid_until: string } | null;
 }
+
+const isoOrNull = (ms: number | null) => (ms === null ? null : new Date(Number(ms)).toISOString());
 
 export function keyView(k: ApiKeyRow, now = Date.now()): KeyView {
   const models = k.allowed_models === null ? null : parseJsonArray(k.allowed_models);
@@ -84,6 +95,14 @@ export function keyView(k: ApiKeyRow, now = Date.now()): KeyView {
     rpm_limit: k.rpm_limit,
     last_used_at: k.last_used_at === null ? null : new Date(k.last_used_at).toISOString(),
     created_at: new Date(k.created_at).toISOString(),
+    locked_reason: k.locked_reason ?? null,
+    locked_at: isoOrNull(k.locked_at ?? null),
+    locked_by: k.locked_by ?? null,
+    rotated_at: isoOrNull(k.rotated_at ?? null),
+    previous_key:
+      k.prev_key_display && k.prev_key_expires_at !== null && Number(k.prev_key_expires_at) > now
+        ? { display: k.prev_key_display, valid_until: new Date(Number(k.prev_key_expires_at)).toISOString() }
+        : null,
   };
 }
 
@@ -168,7 +187,13 @@ export async function resolveKey(ex: Executor, ref: string): Promise<ApiKeyRow> 
   if (/^\d+$/.test(s)) return getKey(ex, Number(s));
   const hash = API_KEY_PATTERN.test(s) ? sha256Hex(s) : /^[0-9a-f]{64}$/.test(s) ? s : null;
   if (!hash) throw new AppError('validation_failed', 'give a key id or the full sk-… key', { path: 'key' });
-  const k = await ex.selectFrom('api_keys').selectAll().where('key_hash', '=', hash).where('deleted_at', 'is', null).executeTakeFirst();
+  // The secret a rotation replaced names the same key (a leaked old secret is locked with its key).
+  const k = await ex
+    .selectFrom('api_keys')
+    .selectAll()
+    .where((eb) => eb.or([eb('key_hash', '=', hash), eb('prev_key_hash', '=', hash)]))
+    .where('deleted_at', 'is', null)
+    .executeTakeFirst();
   if (!k) throw new AppError('not_found', 'no such key');
   return k;
 }
@@ -186,6 +211,10 @@ export async function updateKey(db: Db, feed: ChangeFeed, id: number, patch: Key
     // Revocation is final: a revoked key stays listed for the record, and nothing about it changes.
     if (before.status === 'revoked') {
       throw new AppError('key_revoked', 'This key is revoked; a revoked key cannot be enabled or changed.', patch.status !== undefined ? { path: 'status' } : {});
+    }
+    // A lock ends with a rotation (a new secret), not by switching the leaked one back on.
+    if (before.status === 'locked' && patch.status !== undefined) {
+      throw new AppError('conflict', 'This key is locked because it may have leaked; rotate it to get a new secret.', { path: 'status' });
     }
     if (patch.status !== undefined) fields.status = patch.status;
     if (typeof fields.group_name === 'string') await assertGroup(trx, fields.group_name);
@@ -220,6 +249,90 @@ export async function revokeKey(db: Db, feed: ChangeFeed, id: number, opts: { de
   await feed.publish();
   return result;
 }
+
+/** `0`, `90`, `90s`, `10m`, `24h`, `7d` → seconds; at most 30 days. */
+export function parseGrace(v: string | number, path = 'grace'): number {
+  const m = typeof v === 'number' ? [String(v), String(v), 's'] : /^\s*(\d{1,9})\s*([smhd]?)\s*$/i.exec(v);
+  const n = m ? Number(m[1]) * ({ s: 1, m: 60, h: 3600, d: 86_400 } as Record<string, number>)[(m[2] || 's').toLowerCase()]! : NaN;
+  if (!Number.isSafeInteger(n) || n < 0 || n > MAX_GRACE_SECONDS) {
+    throw new AppError('validation_failed', `${path}: a duration from 0 to 30 days, like 0, 90s, 10m, 24h or 7d (got "${v}")`, { path });
+  }
+  return n;
+}
+
+/**
+ * Give a key a new secret. The previous one keeps working for `graceSeconds` (0 = refused at
+ * once), then answers 401 `key_rotated`; a secret rotated out earlier is forgotten (401
+ * `invalid_api_key`). A locked key is unlocked by its rotation, and its leaked secret gets no
+ * grace. The key keeps its id, settings, quota and history. Returns the new secret, shown only here.
+ */
+export async function rotateKey(
+  db: Db,
+  feed: ChangeFeed,
+  id: number,
+  graceSeconds: number,
+  actor: Actor,
+  opts: { ownerId?: number } = {},
+): Promise<{ key: string; view: KeyView; graceSeconds: number }> {
+  const now = Date.now();
+  const key = newApiKey();
+  const result = await inTransaction(db, async (trx) => {
+    const before = await getKey(trx, id);
+    if (opts.ownerId !== undefined && before.user_id !== opts.ownerId) throw new AppError('not_found', `no key with id ${id}`, { path: 'id' });
+    if (before.status === 'revoked') throw new AppError('key_revoked', 'This key is revoked; create a new key instead.');
+    const grace = before.status === 'locked' ? 0 : graceSeconds;
+    await trx
+      .updateTable('api_keys')
+      .set({
+        key_hash: sha256Hex(key),
+        key_prefix: key.slice(0, 7),
+        key_last4: key.slice(-4),
+        prev_key_hash: before.key_hash,
+        prev_key_display: `${before.key_prefix}…${before.key_last4}`,
+        prev_key_expires_at: now + grace * 1000,
+        rotated_at: now,
+        ...(before.status === 'locked' ? { status: 'active', locked_reason: null, locked_at: null, locked_by: null } : {}),
+        updated_at: now,
+      })
+      .where('id', '=', id)
+      .execute();
+    await feed.record(trx, 'key', id);
+    const after = await getKey(trx, id);
+    await audit(trx, actor, 'key.rotate', { type: 'key', id }, keyView(before, now), { ...keyView(after, now), grace_seconds: grace });
+    return { view: keyView(after, now), graceSeconds: grace };
+  });
+  await feed.publish();
+  return { key, ...result };
+}
+
+/** Leak lock: the key (both secrets, if a rotation's grace is running) is refused at once with 401 `key_locked`. */
+export async function lockKey(db: Db, feed: ChangeFeed, id: number, reasonIn: string, actor: Actor): Promise<{ before: ApiKeyRow; after: ApiKeyRow }> {
+  const reason = parseOr(LockReasonSchema, reasonIn, 'reason');
+  const now = Date.now();
+  const result = await inTransaction(db, async (trx) => {
+    const before = await getKey(trx, id);
+    if (before.status === 'revoked') throw new AppError('key_revoked', 'This key is revoked already; it cannot be used.');
+    if (before.status === 'locked') throw new AppError('conflict', `This key is already locked (${before.locked_reason ?? ''}).`);
+    await trx
+      .updateTable('api_keys')
+      .set({ status: 'locked', locked_reason: reason, locked_at: now, locked_by: actor.email ?? 'unknown', updated_at: now })
+      .where('id', '=', id)
+      .execute();
+    await feed.record(trx, 'key', id);
+    const after = await getKey(trx, id);
+    await audit(trx, actor, 'key.lock', { type: 'key', id }, { status: before.status }, { status: 'locked', reason }, reason);
+    return { before, after };
+  });
+  await feed.publish();
+  return result;
+}
+
+const LockReasonSchema = z
+  .string()
+  .trim()
+  .min(2, 'give a reason (at least 2 characters)')
+  .max(500, 'reason must be at most 500 characters')
+  .regex(/^[^\p{Cc}]*$/u, 'reason must not contain control characters');
 
 export interface KeyListQuery {
   userId?: number | undefined;

@@ -7,7 +7,6 @@ import { parseOr } from '../lib/validate.js';
 import { audit, type Actor } from '../audit/index.js';
 import { createWallet, walletView, type WalletView } from '../billing/wallets.js';
 import type { ChangeFeed } from '../live/changes.js';
-import { audit, type Actor } from '../ops/audit.js';
 import { ROLES, type Role } from './roles.js';
 
 /** better-auth's hasher, loaded on first use: the CLI reads users without loading better-auth. */
@@ -265,7 +264,7 @@ export async function freezeUser(db: Db, feed: ChangeFeed, userId: number, reaso
     await trx.deleteFrom('auth_sessions').where('user_id', '=', userId).execute();
     await feed.record(trx, 'user', userId);
     const after = (await findUserById(trx, userId))!;
-    await audit(trx, actor, 'user.freeze', { type: 'user', id: userId }, { status: before.status }, { status: 'frozen', reason });
+    await audit(trx, actor, 'user.freeze', { type: 'user', id: userId }, { status: before.status }, { status: 'frozen', reason }, reason);
     return { before, after };
   }).finally(() => feed.publish());
 }
@@ -288,7 +287,7 @@ export async function unfreezeUser(db: Db, feed: ChangeFeed, userId: number, rea
     await feed.record(trx, 'user', userId);
     const after = (await findUserById(trx, userId))!;
     await audit(trx, actor, 'user.unfreeze', { type: 'user', id: userId },
-      { status: 'frozen', reason: before.frozen_reason, frozen_at: before.frozen_at, frozen_by: before.frozen_by }, { status: 'active', reason });
+      { status: 'frozen', reason: before.frozen_reason, frozen_at: before.frozen_at, frozen_by: before.frozen_by }, { status: 'active', reason }, reason);
     return { before, after };
   }).finally(() => feed.publish());
 }

@@ -287,10 +287,10 @@ for (const verb of ['freeze', 'unfreeze'] as const) {
     .option('--json', 'print JSON')
     .action(async (ref: string, o: { reason: string; json: boolean }) => {
       await withContext(async (ctx) => {
-        const [users, { CLI_ACTOR }] = await Promise.all([import('../accounts/users.js'), core()]);
+        const [users, { cliActor }] = await Promise.all([import('../accounts/users.js'), core()]);
         const u = await users.resolveUser(ctx.db.kysely, ref);
         const change = verb === 'freeze' ? users.freezeUser : users.unfreezeUser;
-        await change(ctx.db, await ctx.feed(), u.id, o.reason, CLI_ACTOR);
+        await change(ctx.db, await ctx.feed(), u.id, o.reason, cliActor());
         const { user: fu, wallet } = await users.getUserWithWallet(ctx.db.kysely, u.id);
         emit(o, `user #${fu.id} ${fu.email} ${verb === 'freeze' ? 'frozen' : 'unfrozen'}`, users.userView(fu, wallet));
       });
@@ -374,6 +374,33 @@ key
       const k = await resolveKey(ctx.db.kysely, ref);
       const { after } = await revokeKey(ctx.db, await ctx.feed(), k.id, { actor: cliActor() });
       emit(o, `key #${k.id} (${k.key_prefix}…${k.key_last4}) revoked`, keyView(after));
+    });
+  });
+key
+  .command('rotate <keyOrId>')
+  .description('Give a key (by id or the full sk- key) a new secret; prints the new key alone on stdout (shown only this once)')
+  .option('--grace <duration>', 'how long the previous secret keeps working: 0 (refused at once), 90s, 10m, 24h, 7d; at most 30 days', '0')
+  .option('--json', 'print JSON')
+  .action(async (ref: string, o: { grace: string; json: boolean }) => {
+    await withContext(async (ctx) => {
+      const [{ resolveKey, rotateKey, parseGrace }, { cliActor }] = await Promise.all([import('../accounts/keys.js'), core()]);
+      const grace = parseGrace(o.grace, 'grace');
+      const k = await resolveKey(ctx.db.kysely, ref);
+      const { key: plain, view, graceSeconds } = await rotateKey(ctx.db, await ctx.feed(), k.id, grace, cliActor());
+      emit(o, plain, { ...view, key: plain, grace_seconds: graceSeconds });
+    });
+  });
+key
+  .command('lock <keyOrId>')
+  .description('Lock a key that may have leaked (by id or either of its sk- secrets): refused at once by every server with 401 key_locked; its owner sees a notice')
+  .requiredOption('--reason <text>', 'why (required; shown to the owner and kept in the audit log)')
+  .option('--json', 'print JSON')
+  .action(async (ref: string, o: { reason: string; json: boolean }) => {
+    await withContext(async (ctx) => {
+      const [{ resolveKey, lockKey, keyView }, { cliActor }] = await Promise.all([import('../accounts/keys.js'), core()]);
+      const k = await resolveKey(ctx.db.kysely, ref);
+      const { after } = await lockKey(ctx.db, await ctx.feed(), k.id, o.reason, cliActor());
+      emit(o, `key #${k.id} (${after.key_prefix}…${after.key_last4}) locked`, keyView(after));
     });
   });
 key

@@ -2,8 +2,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
-import { keyInputFrom, KeyInputSchema, KeyViewSchema, UserViewSchema } from '../accounts/admin.routes.js';
-import { createKey, keyView, listKeys, revokeKey, updateKey } from '../accounts/keys.js';
+import { keyInputFrom, KeyInputSchema, KeyViewSchema, RotateBody, RotatedKeySchema, UserViewSchema } from '../accounts/admin.routes.js';
+import { createKey, KEY_STATUSES, keyView, listKeys, revokeKey, rotateKey, updateKey } from '../accounts/keys.js';
 import { IdParam, PageQuery, pageOf } from '../http/pagination.js';
 import { audit } from '../audit/index.js';
 import { actorOf, requireUser } from '../http/session.js';
@@ -82,7 +82,7 @@ export async function consoleRoutes(app: FastifyInstance, ctx: AppContext) {
     schema: {
       tags: keyTags,
       summary: 'My API keys (never the key itself)',
-      querystring: PageQuery.extend({ q: z.string().max(200).optional().describe('name or prefix'), status: z.enum(['active', 'disabled', 'revoked']).optional() }),
+      querystring: PageQuery.extend({ q: z.string().max(200).optional().describe('name or prefix'), status: z.enum(KEY_STATUSES).optional() }),
       response: { 200: pageOf(KeyViewSchema) },
     },
     handler: async (req) => {
@@ -109,6 +109,21 @@ export async function consoleRoutes(app: FastifyInstance, ctx: AppContext) {
     handler: async (req) => {
       const { after } = await updateKey(ctx.db, ctx.feed, req.params.id, { ...keyInputFrom(req.body), status: req.body.status }, me(req), actorOf(req));
       return keyView(after);
+    },
+  });
+
+  r.post('/keys/:id/rotate', {
+    schema: {
+      tags: keyTags,
+      summary: 'Rotate one of my keys: a new secret (shown once); the previous one works for grace_seconds, then 401 key_rotated',
+      description: 'A locked key is unlocked by its rotation; its leaked secret gets no grace.',
+      params: IdParam,
+      body: RotateBody,
+      response: { 200: RotatedKeySchema },
+    },
+    handler: async (req) => {
+      const { key, view, graceSeconds } = await rotateKey(ctx.db, ctx.feed, req.params.id, req.body.grace_seconds, actorOf(req), { ownerId: me(req) });
+      return { ...view, key, grace_seconds: graceSeconds };
     },
   });
 

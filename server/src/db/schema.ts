@@ -93,7 +93,7 @@ export interface ApiKeysTable {
   key_hash: string;
   key_prefix: string;
   key_last4: string;
-  status: Generated<string>; // 'active' | 'disabled' | 'revoked'
+  status: Generated<string>; // 'active' | 'disabled' | 'locked' | 'revoked'
   expires_at: Ms | null;
   quota_micros: number | null; // null = no quota of its own
   quota_used_micros: Generated<number>;
@@ -106,6 +106,14 @@ export interface ApiKeysTable {
   created_at: Ms;
   updated_at: Ms;
   deleted_at: Ms | null;
+  /** The secret a rotation replaced, accepted until prev_key_expires_at. */
+  prev_key_hash: string | null;
+  prev_key_display: string | null;
+  prev_key_expires_at: Ms | null;
+  rotated_at: Ms | null;
+  locked_reason: string | null;
+  locked_at: Ms | null;
+  locked_by: string | null;
 }
 
 export interface GroupsTable {

@@ -30,6 +30,8 @@ export interface Principal {
   allowedModelList: string[] | null;
   ipAllowed: ((ip: string) => boolean) | null;
   rpmLimit: number | null;
+  /** Set when the presented secret is the one a rotation replaced: refused from this time (ms) on. */
+  retiresAt: number | null;
 }
 
 interface Entry {
@@ -53,7 +55,8 @@ const MAX_UNKNOWN = 10_000;
 export class KeyCache {
   readonly #byHash = new Map<string, Entry>();
   readonly #inflight = new Map<string, Promise<Principal | null>>();
-  readonly #hashByKeyId = new Map<number, string>();
+  /** A key's current secret and, during a rotation's grace, its previous one. */
+  readonly #hashesByKeyId = new Map<number, Set<string>>();
   readonly #hashesByUser = new Map<number, Set<string>>();
   #generation = 0;
   #unknown = 0;
@@ -86,6 +89,10 @@ export class KeyCache {
     }
     const p = e.p;
     if (!p) throw new AppError('invalid_api_key', 'Incorrect API key provided.');
+    if (p.retiresAt !== null && p.retiresAt <= now) {
+      throw new AppError('key_rotated', 'This API key was replaced by a new one (rotated) and its grace period has ended. Use the new key.');
+    }
+    if (p.keyStatus === 'locked') throw new AppError('key_locked', 'This API key is locked because it may have leaked. Its owner can rotate it in the console to get a new key.');
     if (p.keyStatus === 'revoked') throw new AppError('key_disabled', 'This API key has been revoked.');
     if (p.keyStatus !== 'active') throw new AppError('key_disabled', 'This API key is disabled.');
     if (p.expiresAt !== null && p.expiresAt <= now) throw new AppError('key_expired', 'This API key has expired.');
@@ -117,9 +124,9 @@ export class KeyCache {
       .select([
         'k.id', 'k.name', 'k.status', 'k.expires_at', 'k.quota_micros', 'k.allowed_models', 'k.allowed_ips',
         'k.group_name', 'k.rpm_limit', 'k.deleted_at', 'u.id as user_id', 'u.status as user_status',
-        'u.group_name as user_group', 'w.id as wallet_id',
+        'u.group_name as user_group', 'w.id as wallet_id', 'k.key_hash', 'k.prev_key_expires_at',
       ])
-      .where('k.key_hash', '=', hash)
+      .where((eb) => eb.or([eb('k.key_hash', '=', hash), eb('k.prev_key_hash', '=', hash)]))
       .executeTakeFirst();
     if (!r || r.deleted_at !== null) return null;
     const models = r.allowed_models === null ? null : parseJsonArray(r.allowed_models);
@@ -137,6 +144,7 @@ export class KeyCache {
       allowedModelList: models && models.length > 0 ? models : null,
       ipAllowed: compileIpAllowList(r.allowed_ips === null ? [] : parseJsonArray(r.allowed_ips)),
       rpmLimit: r.rpm_limit,
+      retiresAt: r.key_hash === hash ? null : Number(r.prev_key_expires_at ?? 0),
     };
   }
 
@@ -150,7 +158,9 @@ export class KeyCache {
       this.#unknown++;
       return;
     }
-    this.#hashByKeyId.set(p.keyId, hash);
+    let byKey = this.#hashesByKeyId.get(p.keyId);
+    if (!byKey) this.#hashesByKeyId.set(p.keyId, (byKey = new Set()));
+    byKey.add(hash);
     let set = this.#hashesByUser.get(p.userId);
     if (!set) this.#hashesByUser.set(p.userId, (set = new Set()));
     set.add(hash);
@@ -173,8 +183,8 @@ export class KeyCache {
 
   invalidateKey(keyId: number): void {
     this.#generation++;
-    const h = this.#hashByKeyId.get(keyId);
-    if (h) this.#delete(h);
+    for (const h of this.#hashesByKeyId.get(keyId) ?? []) this.#delete(h);
+    this.#hashesByKeyId.delete(keyId);
   }
 
   invalidateUser(userId: number): void {
@@ -187,7 +197,7 @@ export class KeyCache {
     this.#generation++;
     this.#unknown = 0;
     this.#byHash.clear();
-    this.#hashByKeyId.clear();
+    this.#hashesByKeyId.clear();
     this.#hashesByUser.clear();
   }
 }

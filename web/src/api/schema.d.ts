@@ -881,7 +881,7 @@ export interface paths {
                     page?: number;
                     page_size?: number;
                     q?: string;
-                    status?: "active" | "disabled" | "revoked";
+                    status?: "active" | "disabled" | "locked" | "revoked";
                     user_id?: number;
                 };
                 header?: never;
@@ -906,12 +906,22 @@ export interface paths {
                                 group: string | null;
                                 id: number;
                                 last_used_at: string | null;
+                                locked_at: string | null;
+                                locked_by: string | null;
+                                /** @description why the key is locked (suspected leak); null when it is not */
+                                locked_reason: string | null;
                                 name: string;
                                 owner_email: string;
                                 prefix: string;
+                                /** @description the secret the last rotation replaced, while it is still accepted */
+                                previous_key: {
+                                    display: string;
+                                    valid_until: string;
+                                } | null;
                                 quota_micros: number | null;
                                 quota_pending_micros: number;
                                 quota_used_micros: number;
+                                rotated_at: string | null;
                                 rpm_limit: number | null;
                                 state: string;
                                 status: string;
@@ -969,11 +979,21 @@ export interface paths {
                             id: number;
                             key: string;
                             last_used_at: string | null;
+                            locked_at: string | null;
+                            locked_by: string | null;
+                            /** @description why the key is locked (suspected leak); null when it is not */
+                            locked_reason: string | null;
                             name: string;
                             prefix: string;
+                            /** @description the secret the last rotation replaced, while it is still accepted */
+                            previous_key: {
+                                display: string;
+                                valid_until: string;
+                            } | null;
                             quota_micros: number | null;
                             quota_pending_micros: number;
                             quota_used_micros: number;
+                            rotated_at: string | null;
                             rpm_limit: number | null;
                             state: string;
                             status: string;
@@ -1067,11 +1087,21 @@ export interface paths {
                             group: string | null;
                             id: number;
                             last_used_at: string | null;
+                            locked_at: string | null;
+                            locked_by: string | null;
+                            /** @description why the key is locked (suspected leak); null when it is not */
+                            locked_reason: string | null;
                             name: string;
                             prefix: string;
+                            /** @description the secret the last rotation replaced, while it is still accepted */
+                            previous_key: {
+                                display: string;
+                                valid_until: string;
+                            } | null;
                             quota_micros: number | null;
                             quota_pending_micros: number;
                             quota_used_micros: number;
+                            rotated_at: string | null;
                             rpm_limit: number | null;
                             state: string;
                             status: string;
@@ -1081,6 +1111,79 @@ export interface paths {
                 };
             };
         };
+        trace?: never;
+    };
+    "/api/admin/keys/{id}/lock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Lock a key that may have leaked (reason required): refused at once everywhere with 401 key_locked; its owner sees a notice */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: number;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description required: why */
+                        reason?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            allowed_ips: string[] | null;
+                            allowed_models: string[] | null;
+                            created_at: string;
+                            display: string;
+                            expires_at: string | null;
+                            group: string | null;
+                            id: number;
+                            last_used_at: string | null;
+                            locked_at: string | null;
+                            locked_by: string | null;
+                            /** @description why the key is locked (suspected leak); null when it is not */
+                            locked_reason: string | null;
+                            name: string;
+                            prefix: string;
+                            /** @description the secret the last rotation replaced, while it is still accepted */
+                            previous_key: {
+                                display: string;
+                                valid_until: string;
+                            } | null;
+                            quota_micros: number | null;
+                            quota_pending_micros: number;
+                            quota_used_micros: number;
+                            rotated_at: string | null;
+                            rpm_limit: number | null;
+                            state: string;
+                            status: string;
+                            user_id: number;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/admin/keys/{id}/revoke": {
@@ -1119,11 +1222,103 @@ export interface paths {
                             group: string | null;
                             id: number;
                             last_used_at: string | null;
+                            locked_at: string | null;
+                            locked_by: string | null;
+                            /** @description why the key is locked (suspected leak); null when it is not */
+                            locked_reason: string | null;
                             name: string;
                             prefix: string;
+                            /** @description the secret the last rotation replaced, while it is still accepted */
+                            previous_key: {
+                                display: string;
+                                valid_until: string;
+                            } | null;
                             quota_micros: number | null;
                             quota_pending_micros: number;
                             quota_used_micros: number;
+                            rotated_at: string | null;
+                            rpm_limit: number | null;
+                            state: string;
+                            status: string;
+                            user_id: number;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/keys/{id}/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate a key: a new secret (shown once); the previous one works for grace_seconds, then 401 key_rotated
+         * @description The key keeps its id, settings, quota and history. Rotating a locked key unlocks it; its leaked secret gets no grace.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: number;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /**
+                         * @description how long the previous secret keeps working (0 = refused at once; at most 30 days)
+                         * @default 0
+                         */
+                        grace_seconds?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            allowed_ips: string[] | null;
+                            allowed_models: string[] | null;
+                            created_at: string;
+                            display: string;
+                            expires_at: string | null;
+                            grace_seconds: number;
+                            group: string | null;
+                            id: number;
+                            /** @description the new secret, shown only this once */
+                            key: string;
+                            last_used_at: string | null;
+                            locked_at: string | null;
+                            locked_by: string | null;
+                            /** @description why the key is locked (suspected leak); null when it is not */
+                            locked_reason: string | null;
+                            name: string;
+                            prefix: string;
+                            /** @description the secret the last rotation replaced, while it is still accepted */
+                            previous_key: {
+                                display: string;
+                                valid_until: string;
+                            } | null;
+                            quota_micros: number | null;
+                            quota_pending_micros: number;
+                            quota_used_micros: number;
+                            rotated_at: string | null;
                             rpm_limit: number | null;
                             state: string;
                             status: string;
@@ -2188,7 +2383,7 @@ export interface paths {
                     page_size?: number;
                     /** @description name or prefix */
                     q?: string;
-                    status?: "active" | "disabled" | "revoked";
+                    status?: "active" | "disabled" | "locked" | "revoked";
                 };
                 header?: never;
                 path?: never;
@@ -2212,11 +2407,21 @@ export interface paths {
                                 group: string | null;
                                 id: number;
                                 last_used_at: string | null;
+                                locked_at: string | null;
+                                locked_by: string | null;
+                                /** @description why the key is locked (suspected leak); null when it is not */
+                                locked_reason: string | null;
                                 name: string;
                                 prefix: string;
+                                /** @description the secret the last rotation replaced, while it is still accepted */
+                                previous_key: {
+                                    display: string;
+                                    valid_until: string;
+                                } | null;
                                 quota_micros: number | null;
                                 quota_pending_micros: number;
                                 quota_used_micros: number;
+                                rotated_at: string | null;
                                 rpm_limit: number | null;
                                 state: string;
                                 status: string;
@@ -2272,11 +2477,21 @@ export interface paths {
                             id: number;
                             key: string;
                             last_used_at: string | null;
+                            locked_at: string | null;
+                            locked_by: string | null;
+                            /** @description why the key is locked (suspected leak); null when it is not */
+                            locked_reason: string | null;
                             name: string;
                             prefix: string;
+                            /** @description the secret the last rotation replaced, while it is still accepted */
+                            previous_key: {
+                                display: string;
+                                valid_until: string;
+                            } | null;
                             quota_micros: number | null;
                             quota_pending_micros: number;
                             quota_used_micros: number;
+                            rotated_at: string | null;
                             rpm_limit: number | null;
                             state: string;
                             status: string;
@@ -2369,11 +2584,21 @@ export interface paths {
                             group: string | null;
                             id: number;
                             last_used_at: string | null;
+                            locked_at: string | null;
+                            locked_by: string | null;
+                            /** @description why the key is locked (suspected leak); null when it is not */
+                            locked_reason: string | null;
                             name: string;
                             prefix: string;
+                            /** @description the secret the last rotation replaced, while it is still accepted */
+                            previous_key: {
+                                display: string;
+                                valid_until: string;
+                            } | null;
                             quota_micros: number | null;
                             quota_pending_micros: number;
                             quota_used_micros: number;
+                            rotated_at: string | null;
                             rpm_limit: number | null;
                             state: string;
                             status: string;
@@ -2383,6 +2608,88 @@ export interface paths {
                 };
             };
         };
+        trace?: never;
+    };
+    "/api/console/keys/{id}/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate one of my keys: a new secret (shown once); the previous one works for grace_seconds, then 401 key_rotated
+         * @description A locked key is unlocked by its rotation; its leaked secret gets no grace.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: number;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /**
+                         * @description how long the previous secret keeps working (0 = refused at once; at most 30 days)
+                         * @default 0
+                         */
+                        grace_seconds?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            allowed_ips: string[] | null;
+                            allowed_models: string[] | null;
+                            created_at: string;
+                            display: string;
+                            expires_at: string | null;
+                            grace_seconds: number;
+                            group: string | null;
+                            id: number;
+                            /** @description the new secret, shown only this once */
+                            key: string;
+                            last_used_at: string | null;
+                            locked_at: string | null;
+                            locked_by: string | null;
+                            /** @description why the key is locked (suspected leak); null when it is not */
+                            locked_reason: string | null;
+                            name: string;
+                            prefix: string;
+                            /** @description the secret the last rotation replaced, while it is still accepted */
+                            previous_key: {
+                                display: string;
+                                valid_until: string;
+                            } | null;
+                            quota_micros: number | null;
+                            quota_pending_micros: number;
+                            quota_used_micros: number;
+                            rotated_at: string | null;
+                            rpm_limit: number | null;
+                            state: string;
+                            status: string;
+                            user_id: number;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/console/models": {
