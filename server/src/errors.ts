@@ -22,6 +22,7 @@ export const ERROR_STATUS = {
   forbidden: 403,
   model_not_allowed: 403,
   ip_not_allowed: 403,
+  origin_not_allowed: 403,
   account_disabled: 403,
   account_frozen: 403,
   cross_site_request: 403,

@@ -315,3 +315,61 @@ describe(`rotated and locked keys (${dialect}, ${SHARED_DB ? 'two servers' : 'a 
     expect(await bookProblems(db.kysely, u.walletId)).toEqual([]);
   }, 90_000);
 });
+
+describe(`key limits and labels (${dialect})`, () => {
+  it('TPM limit counts the estimate at admission and what was used at settlement; the site allow-list reads Origin, then Referer; tags and remark are kept', async () => {
+    const s = servers[0]!;
+    const u = await userWithKey();
+    const site = { origin: 'https://app.example.com' };
+    const client = new OpenAI({ baseURL: s.url + '/v1', apiKey: u.key, maxRetries: 0, defaultHeaders: site });
+    const chat = () => client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 40 }).withResponse();
+
+    for (const [body, path] of [
+      [{ tpm_limit: 0 }, 'tpm_limit'],
+      [{ origins: ['ftp://files.example.com'] }, 'origins'],
+      [{ tags: [''] }, 'tags'],
+    ] as const) {
+      const r = await admin.patch(`/api/admin/keys/${u.keyId}`, body);
+      expect(r.status, JSON.stringify(r.body)).toBe(400);
+      expect(String(r.body.error.path)).toMatch(new RegExp(`^${path}`));
+    }
+
+    // one call without limits tells what such a call uses and what it is estimated at
+    const first = await chat();
+    const rec = await db.kysely.selectFrom('usage_records').select(['prompt_tokens', 'completion_tokens']).where('request_id', '=', first.response.headers.get('x-request-id')!).executeTakeFirstOrThrow();
+    const used = rec.prompt_tokens + rec.completion_tokens;
+    expect(rec.completion_tokens).toBe(10);
+    const estimate = rec.prompt_tokens + 40; // the local count of this prompt is what the fake upstream reports
+    // room for two calls' use plus one estimate: a third call fits only because the first two were corrected down
+    const limit = 2 * used + estimate;
+    const patch = await admin.patch(`/api/admin/keys/${u.keyId}`, { origins: ['app.example.com', 'https://tools.example.org'], tags: ['ci', 'team-a', 'ci'], remark: 'for the nightly build' });
+    expect(patch.status, JSON.stringify(patch.body)).toBe(200);
+    expect(patch.body).toMatchObject({ tpm_limit: null, allowed_origins: ['app.example.com', 'https://tools.example.org'], tags: ['ci', 'team-a'], remark: 'for the nightly build' });
+    expect((await admin.get(`/api/admin/keys?q=team-a`)).body.items.map((k: { id: number }) => k.id)).toEqual([u.keyId]);
+
+    // sites: Origin, else Referer; none at all is refused
+    const raw = (headers: Record<string, string>) =>
+      fetch(s.url + '/v1/chat/completions', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${u.key}`, 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 }),
+      }).then(async (r) => ({ status: r.status, code: ((await r.json()) as { error?: { code?: string } }).error?.code ?? null }));
+    expect(await raw({})).toEqual({ status: 403, code: 'origin_not_allowed' });
+    expect(await raw({ origin: 'https://evil.example.com' })).toEqual({ status: 403, code: 'origin_not_allowed' });
+    expect(await raw({ origin: 'https://tools.example.org' })).toEqual({ status: 200, code: null });
+    expect(await raw({ referer: 'https://app.example.com/settings' })).toEqual({ status: 200, code: null });
+
+    // the limit counts per calendar minute: the four calls below must fall in one
+    const intoMinute = Date.now() % 60_000;
+    if (intoMinute > 45_000) await new Promise((r) => setTimeout(r, 60_000 - intoMinute + 200));
+    const withTpm = await admin.patch(`/api/admin/keys/${u.keyId}`, { tpm_limit: limit });
+    expect(withTpm.body).toMatchObject({ tpm_limit: limit, tags: ['ci', 'team-a'] });
+    // three calls fit, the fourth does not
+    for (let i = 0; i < 3; i++) expect((await chat()).response.status).toBe(200);
+    const err = await chat().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+    expect((err as InstanceType<typeof OpenAI.APIError>).message).toMatch(new RegExp(`${limit} tokens per minute`));
+    expect(Number((err as InstanceType<typeof OpenAI.APIError>).headers?.get('retry-after'))).toBeGreaterThan(0);
+    expect(await bookProblems(db.kysely, u.walletId)).toEqual([]);
+  }, 120_000);
+});

@@ -52,6 +52,10 @@ export const KeyViewSchema = z.object({
   allowed_ips: z.array(z.string()).nullable(),
   group: z.string().nullable(),
   rpm_limit: z.number().nullable(),
+  tpm_limit: z.number().nullable().describe('prompt + completion tokens per minute; null = none'),
+  allowed_origins: z.array(z.string()).nullable().describe('sites allowed by Origin / Referer; null = any'),
+  tags: z.array(z.string()),
+  remark: z.string().nullable(),
   last_used_at: z.string().nullable(),
   created_at: z.string(),
   locked_reason: z.string().nullable().describe('why the key is locked (suspected leak); null when it is not'),
@@ -94,6 +98,10 @@ export const KeyInputSchema = z.object({
   quota: UsdAmount.nullable().optional().describe("the key's own spending cap in USD; null = no cap"),
   group: z.string().nullable().optional(),
   rpm_limit: z.number().int().nullable().optional(),
+  tpm_limit: z.number().int().nullable().optional().describe('prompt + completion tokens per minute (estimated at admission, corrected at settlement); null = none'),
+  origins: z.array(z.string()).nullable().optional().describe('sites allowed by the Origin / Referer header: example.com, *.example.com, https://app.example.com; null/empty = any'),
+  tags: z.array(z.string()).nullable().optional(),
+  remark: z.string().max(1000).nullable().optional(),
 });
 
 /** Turn the API's key fields into the service's input (USD → micros, time → ms), with field paths on errors. */
@@ -114,7 +122,10 @@ export function keyInputFrom(b: z.infer<typeof KeyInputSchema>) {
       throw new AppError('validation_failed', `quota: ${(e as Error).message}`, { path: 'quota' });
     }
   }
-  return { name: b.name, models: b.models, ips: b.ips, expiresAt, quotaMicros, group: b.group, rpmLimit: b.rpm_limit };
+  return {
+    name: b.name, models: b.models, ips: b.ips, expiresAt, quotaMicros, group: b.group, rpmLimit: b.rpm_limit,
+    tpmLimit: b.tpm_limit, origins: b.origins, tags: b.tags, remark: b.remark,
+  };
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();

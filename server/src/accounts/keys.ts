@@ -5,6 +5,7 @@ import { AppError } from '../errors.js';
 import { sha256Hex } from '../lib/crypto.js';
 import { API_KEY_PATTERN, newApiKey } from '../lib/ids.js';
 import { parseIpRule } from '../lib/ip.js';
+import { parseOriginRule } from '../lib/origins.js';
 import { parseOr } from '../lib/validate.js';
 import { audit, type Actor } from '../audit/index.js';
 import type { ChangeFeed } from '../live/changes.js';
@@ -30,6 +31,22 @@ const IpRuleList = z
   )
   .max(200);
 
+const OriginRuleList = z
+  .array(
+    z.string().trim().refine((r) => {
+      try {
+        parseOriginRule(r);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'not a site: use example.com, *.example.com or https://app.example.com'),
+  )
+  .max(100);
+const TagList = z
+  .array(z.string().trim().min(1, 'tags must not be empty').max(32, 'tags are at most 32 characters').regex(/^[^\p{Cc},]*$/u, 'tags contain no commas or control characters'))
+  .max(20);
+
 export interface KeyInput {
   name?: string | undefined;
   models?: string[] | null | undefined;
@@ -38,6 +55,10 @@ export interface KeyInput {
   quotaMicros?: number | null | undefined;
   group?: string | null | undefined;
   rpmLimit?: number | null | undefined;
+  tpmLimit?: number | null | undefined;
+  origins?: string[] | null | undefined;
+  tags?: string[] | null | undefined;
+  remark?: string | null | undefined;
 }
 
 export interface KeyView {
@@ -58,6 +79,10 @@ export interface KeyView {
   allowed_ips: string[] | null;
   group: string | null;
   rpm_limit: number | null;
+  tpm_limit: number | null;
+  allowed_origins: string[] | null;
+  tags: string[];
+  remark: string | null;
   last_used_at: string | null;
   created_at: string;
   /** Set while the key is locked (suspected leak): why, when, by whom. */
@@ -93,6 +118,10 @@ export function keyView(k: ApiKeyRow, now = Date.now()): KeyView {
     allowed_ips: ips,
     group: k.group_name,
     rpm_limit: k.rpm_limit,
+    tpm_limit: k.tpm_limit ?? null,
+    allowed_origins: k.allowed_origins ? parseJsonArray(k.allowed_origins) : null,
+    tags: k.tags ? parseJsonArray(k.tags) : [],
+    remark: k.remark ?? null,
     last_used_at: k.last_used_at === null ? null : new Date(k.last_used_at).toISOString(),
     created_at: new Date(k.created_at).toISOString(),
     locked_reason: k.locked_reason ?? null,
@@ -137,6 +166,23 @@ function normalizeInput(input: KeyInput, now: number) {
       throw new AppError('validation_failed', 'rpm_limit: a whole number from 1 to 1000000', { path: 'rpm_limit' });
     }
     out.rpm_limit = input.rpmLimit;
+  }
+  if (input.tpmLimit !== undefined) {
+    if (input.tpmLimit !== null && (!Number.isInteger(input.tpmLimit) || input.tpmLimit < 1 || input.tpmLimit > 1_000_000_000)) {
+      throw new AppError('validation_failed', 'tpm_limit: a whole number from 1 to 1000000000', { path: 'tpm_limit' });
+    }
+    out.tpm_limit = input.tpmLimit;
+  }
+  if (input.origins !== undefined) {
+    out.allowed_origins = input.origins === null || input.origins.length === 0 ? null : JSON.stringify(parseOr(OriginRuleList, input.origins, 'origins').map((o) => o.toLowerCase()));
+  }
+  if (input.tags !== undefined) {
+    out.tags = input.tags === null || input.tags.length === 0 ? null : JSON.stringify([...new Set(parseOr(TagList, input.tags, 'tags'))]);
+  }
+  if (input.remark !== undefined) {
+    const r = input.remark === null ? '' : input.remark.trim();
+    if (r.length > 1000) throw new AppError('validation_failed', 'remark: at most 1000 characters', { path: 'remark' });
+    out.remark = r === '' ? null : r;
   }
   return out;
 }
@@ -352,6 +398,7 @@ export async function listKeys(ex: Executor, q: KeyListQuery) {
       eb.or([
         eb('api_keys.name', 'like', like),
         eb('api_keys.key_prefix', 'like', like),
+        eb('api_keys.tags', 'like', like),
         // Within one owner's keys the email matches all or none: it would only blur the search.
         ...(q.userId === undefined ? [eb('users.email', 'like', like.toLowerCase())] : []),
       ]),

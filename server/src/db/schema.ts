@@ -114,6 +114,10 @@ export interface ApiKeysTable {
   locked_reason: string | null;
   locked_at: Ms | null;
   locked_by: string | null;
+  tpm_limit: number | null;
+  allowed_origins: string | null; // JSON array of sites; null = any
+  tags: string | null; // JSON array of labels
+  remark: string | null;
 }
 
 export interface GroupsTable {

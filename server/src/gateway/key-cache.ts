@@ -4,6 +4,7 @@ import { parseJsonArray } from '../db/index.js';
 import { AppError } from '../errors.js';
 import { sha256Hex } from '../lib/crypto.js';
 import { compileIpAllowList } from '../lib/ip.js';
+import { compileOriginAllowList } from '../lib/origins.js';
 import { compilePatterns, type ModelMatcher } from '../lib/patterns.js';
 import type { ChangeFeed } from '../live/changes.js';
 
@@ -30,6 +31,8 @@ export interface Principal {
   allowedModelList: string[] | null;
   ipAllowed: ((ip: string) => boolean) | null;
   rpmLimit: number | null;
+  tpmLimit: number | null;
+  originAllowed: ((origin: URL | null) => boolean) | null;
   /** Set when the presented secret is the one a rotation replaced: refused from this time (ms) on. */
   retiresAt: number | null;
 }
@@ -124,7 +127,7 @@ export class KeyCache {
       .select([
         'k.id', 'k.name', 'k.status', 'k.expires_at', 'k.quota_micros', 'k.allowed_models', 'k.allowed_ips',
         'k.group_name', 'k.rpm_limit', 'k.deleted_at', 'u.id as user_id', 'u.status as user_status',
-        'u.group_name as user_group', 'w.id as wallet_id', 'k.key_hash', 'k.prev_key_expires_at',
+        'u.group_name as user_group', 'w.id as wallet_id', 'k.key_hash', 'k.prev_key_expires_at', 'k.tpm_limit', 'k.allowed_origins',
       ])
       .where((eb) => eb.or([eb('k.key_hash', '=', hash), eb('k.prev_key_hash', '=', hash)]))
       .executeTakeFirst();
@@ -144,6 +147,8 @@ export class KeyCache {
       allowedModelList: models && models.length > 0 ? models : null,
       ipAllowed: compileIpAllowList(r.allowed_ips === null ? [] : parseJsonArray(r.allowed_ips)),
       rpmLimit: r.rpm_limit,
+      tpmLimit: r.tpm_limit,
+      originAllowed: compileOriginAllowList(r.allowed_origins === null ? [] : parseJsonArray(r.allowed_origins)),
       retiresAt: r.key_hash === hash ? null : Number(r.prev_key_expires_at ?? 0),
     };
   }

@@ -9,6 +9,8 @@ import { scrubSecrets } from '../lib/scrub.js';
 import type { Channel } from './catalog.js';
 import type { ParsedCall } from './inbound/openai.js';
 import { presentedKey, type Principal } from './key-cache.js';
+import type { TokenReservation } from './rate-limit.js';
+import { requestOrigin } from '../lib/origins.js';
 import { providerFor } from './providers/index.js';
 import type { Endpoint, Failure, Provider } from './providers/types.js';
 import { pickChannel } from './router.js';
@@ -35,6 +37,8 @@ interface Call {
   attempts: number;
   channel: Channel | null;
   upstreamModel: string | null;
+  /** The key's tokens-per-minute count for this call, corrected when it settles. */
+  tpm: TokenReservation | null;
 }
 
 /** What the attempt loop ended with, for the usage record and the log line. */
@@ -207,6 +211,13 @@ export class Relay {
     if (principal.ipAllowed && !principal.ipAllowed(req.ip)) {
       throw new AppError('ip_not_allowed', `This API key cannot be used from IP address ${req.ip}.`);
     }
+    if (principal.originAllowed) {
+      const h = req.headers;
+      const origin = requestOrigin(typeof h.origin === 'string' ? h.origin : undefined, typeof h.referer === 'string' ? h.referer : undefined);
+      if (!principal.originAllowed(origin)) {
+        throw new AppError('origin_not_allowed', origin ? `This API key cannot be used from ${origin.origin}.` : 'This API key may only be used from the sites its owner allowed; the request named none (no Origin or Referer header).');
+      }
+    }
     if (principal.allowedModels && !principal.allowedModels(parsed.model)) {
       throw new AppError('model_not_allowed', `This API key is not allowed to use the model \`${parsed.model}\`.`, { path: 'model' });
     }
@@ -234,13 +245,18 @@ export class Relay {
       keyQuota: principal.hasQuota,
       expiresAt: now + config.gateway.holdTtlMs,
     };
-    let held = await this.d.money.hold(hold, now);
+    const tpm = principal.tpmLimit ? await this.d.limiter.reserveTokens(principal.keyId, principal.tpmLimit, parsed.promptTokens + parsed.maxOutputTokens, now) : null;
+    let held = await this.d.money.hold(hold, now).catch((err: unknown) => {
+      if (tpm) this.d.limiter.correctTokens(tpm, 0);
+      throw err;
+    });
     // Arrears the account's own free cash can pay (cash left once the calls that held it settled)
     // are paid now, and the call tried once more; only refused calls take this path.
     if (!held.ok && held.reason === 'account_in_arrears' && (await this.d.money.repayArrears(principal.walletId)) > 0) {
       held = await this.d.money.hold(hold, now);
     }
     if (!held.ok) {
+      if (tpm) this.d.limiter.correctTokens(tpm, 0);
       throw new AppError(held.reason, REFUSAL_MESSAGES[held.reason]);
     }
     this.d.touches.touch(principal.keyId, now);
@@ -257,6 +273,7 @@ export class Relay {
       attempts: 0,
       channel: null,
       upstreamModel: null,
+      tpm,
     };
   }
 
@@ -550,6 +567,7 @@ export class Relay {
     const { metrics } = this.d;
     const now = Date.now();
     const usage = o.usage ?? { promptTokens: 0, completionTokens: 0, cachedTokens: 0 };
+    if (call.tpm) this.d.limiter.correctTokens(call.tpm, o.billable ? usage.promptTokens + usage.completionTokens : 0);
     const charge = o.billable ? costMicros(call.price, usage, call.multiplierPpm) : 0;
     const upstreamCost = o.billable && call.channel ? costMicros(call.price, usage, call.channel.costRatioPpm) : 0;
     const draft: UsageDraft = {

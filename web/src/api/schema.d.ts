@@ -900,6 +900,8 @@ export interface paths {
                             items: {
                                 allowed_ips: string[] | null;
                                 allowed_models: string[] | null;
+                                /** @description sites allowed by Origin / Referer; null = any */
+                                allowed_origins: string[] | null;
                                 created_at: string;
                                 display: string;
                                 expires_at: string | null;
@@ -921,10 +923,14 @@ export interface paths {
                                 quota_micros: number | null;
                                 quota_pending_micros: number;
                                 quota_used_micros: number;
+                                remark: string | null;
                                 rotated_at: string | null;
                                 rpm_limit: number | null;
                                 state: string;
                                 status: string;
+                                tags: string[];
+                                /** @description prompt + completion tokens per minute; null = none */
+                                tpm_limit: number | null;
                                 user_id: number;
                             }[];
                             page: number;
@@ -955,9 +961,15 @@ export interface paths {
                         /** @description allowed model names or * patterns; null/empty = all */
                         models?: string[] | null;
                         name?: string;
+                        /** @description sites allowed by the Origin / Referer header: example.com, *.example.com, https://app.example.com; null/empty = any */
+                        origins?: string[] | null;
                         /** @description the key's own spending cap in USD; null = no cap */
                         quota?: (string | number) | null;
+                        remark?: string | null;
                         rpm_limit?: number | null;
+                        tags?: string[] | null;
+                        /** @description prompt + completion tokens per minute (estimated at admission, corrected at settlement); null = none */
+                        tpm_limit?: number | null;
                         user_id: number;
                     };
                 };
@@ -972,6 +984,8 @@ export interface paths {
                         "application/json": {
                             allowed_ips: string[] | null;
                             allowed_models: string[] | null;
+                            /** @description sites allowed by Origin / Referer; null = any */
+                            allowed_origins: string[] | null;
                             created_at: string;
                             display: string;
                             expires_at: string | null;
@@ -993,10 +1007,14 @@ export interface paths {
                             quota_micros: number | null;
                             quota_pending_micros: number;
                             quota_used_micros: number;
+                            remark: string | null;
                             rotated_at: string | null;
                             rpm_limit: number | null;
                             state: string;
                             status: string;
+                            tags: string[];
+                            /** @description prompt + completion tokens per minute; null = none */
+                            tpm_limit: number | null;
                             user_id: number;
                         };
                     };
@@ -1063,11 +1081,17 @@ export interface paths {
                         /** @description allowed model names or * patterns; null/empty = all */
                         models?: string[] | null;
                         name?: string;
+                        /** @description sites allowed by the Origin / Referer header: example.com, *.example.com, https://app.example.com; null/empty = any */
+                        origins?: string[] | null;
                         /** @description the key's own spending cap in USD; null = no cap */
                         quota?: (string | number) | null;
+                        remark?: string | null;
                         rpm_limit?: number | null;
                         /** @enum {string} */
                         status?: "active" | "disabled";
+                        tags?: string[] | null;
+                        /** @description prompt + completion tokens per minute (estimated at admission, corrected at settlement); null = none */
+                        tpm_limit?: number | null;
                     };
                 };
             };
@@ -1081,6 +1105,8 @@ export interface paths {
                         "application/json": {
                             allowed_ips: string[] | null;
                             allowed_models: string[] | null;
+                            /** @description sites allowed by Origin / Referer; null = any */
+                            allowed_origins: string[] | null;
                             created_at: string;
                             display: string;
                             expires_at: string | null;
@@ -1101,10 +1127,14 @@ export interface paths {
                             quota_micros: number | null;
                             quota_pending_micros: number;
                             quota_used_micros: number;
+                            remark: string | null;
                             rotated_at: string | null;
                             rpm_limit: number | null;
                             state: string;
                             status: string;
+                            tags: string[];
+                            /** @description prompt + completion tokens per minute; null = none */
+                            tpm_limit: number | null;
                             user_id: number;
                         };
                     };
@@ -1150,6 +1180,8 @@ export interface paths {
                         "application/json": {
                             allowed_ips: string[] | null;
                             allowed_models: string[] | null;
+                            /** @description sites allowed by Origin / Referer; null = any */
+                            allowed_origins: string[] | null;
                             created_at: string;
                             display: string;
                             expires_at: string | null;
@@ -1170,10 +1202,14 @@ export interface paths {
                             quota_micros: number | null;
                             quota_pending_micros: number;
                             quota_used_micros: number;
+                            remark: string | null;
                             rotated_at: string | null;
                             rpm_limit: number | null;
                             state: string;
                             status: string;
+                            tags: string[];
+                            /** @description prompt + completion tokens per minute; null = none */
+                            tpm_limit: number | null;
                             user_id: number;
                         };
                     };
@@ -1216,6 +1252,8 @@ export interface paths {
                         "application/json": {
                             allowed_ips: string[] | null;
                             allowed_models: string[] | null;
+                            /** @description sites allowed by Origin / Referer; null = any */
+                            allowed_origins: string[] | null;
                             created_at: string;
                             display: string;
                             expires_at: string | null;
@@ -1236,10 +1274,14 @@ export interface paths {
                             quota_micros: number | null;
                             quota_pending_micros: number;
                             quota_used_micros: number;
+                            remark: string | null;
                             rotated_at: string | null;
                             rpm_limit: number | null;
                             state: string;
                             status: string;
+                            tags: string[];
+                            /** @description prompt + completion tokens per minute; null = none */
+                            tpm_limit: number | null;
                             user_id: number;
                         };
                     };
@@ -1295,6 +1337,8 @@ export interface paths {
                         "application/json": {
                             allowed_ips: string[] | null;
                             allowed_models: string[] | null;
+                            /** @description sites allowed by Origin / Referer; null = any */
+                            allowed_origins: string[] | null;
                             created_at: string;
                             display: string;
                             expires_at: string | null;
@@ -1318,10 +1362,14 @@ export interface paths {
                             quota_micros: number | null;
                             quota_pending_micros: number;
                             quota_used_micros: number;
+                            remark: string | null;
                             rotated_at: string | null;
                             rpm_limit: number | null;
                             state: string;
                             status: string;
+                            tags: string[];
+                            /** @description prompt + completion tokens per minute; null = none */
+                            tpm_limit: number | null;
                             user_id: number;
                         };
                     };
@@ -2401,6 +2449,8 @@ export interface paths {
                             items: {
                                 allowed_ips: string[] | null;
                                 allowed_models: string[] | null;
+                                /** @description sites allowed by Origin / Referer; null = any */
+                                allowed_origins: string[] | null;
                                 created_at: string;
                                 display: string;
                                 expires_at: string | null;
@@ -2421,10 +2471,14 @@ export interface paths {
                                 quota_micros: number | null;
                                 quota_pending_micros: number;
                                 quota_used_micros: number;
+                                remark: string | null;
                                 rotated_at: string | null;
                                 rpm_limit: number | null;
                                 state: string;
                                 status: string;
+                                tags: string[];
+                                /** @description prompt + completion tokens per minute; null = none */
+                                tpm_limit: number | null;
                                 user_id: number;
                             }[];
                             page: number;
@@ -2454,9 +2508,15 @@ export interface paths {
                         /** @description allowed model names or * patterns; null/empty = all */
                         models?: string[] | null;
                         name: string;
+                        /** @description sites allowed by the Origin / Referer header: example.com, *.example.com, https://app.example.com; null/empty = any */
+                        origins?: string[] | null;
                         /** @description the key's own spending cap in USD; null = no cap */
                         quota?: (string | number) | null;
+                        remark?: string | null;
                         rpm_limit?: number | null;
+                        tags?: string[] | null;
+                        /** @description prompt + completion tokens per minute (estimated at admission, corrected at settlement); null = none */
+                        tpm_limit?: number | null;
                     };
                 };
             };
@@ -2470,6 +2530,8 @@ export interface paths {
                         "application/json": {
                             allowed_ips: string[] | null;
                             allowed_models: string[] | null;
+                            /** @description sites allowed by Origin / Referer; null = any */
+                            allowed_origins: string[] | null;
                             created_at: string;
                             display: string;
                             expires_at: string | null;
@@ -2491,10 +2553,14 @@ export interface paths {
                             quota_micros: number | null;
                             quota_pending_micros: number;
                             quota_used_micros: number;
+                            remark: string | null;
                             rotated_at: string | null;
                             rpm_limit: number | null;
                             state: string;
                             status: string;
+                            tags: string[];
+                            /** @description prompt + completion tokens per minute; null = none */
+                            tpm_limit: number | null;
                             user_id: number;
                         };
                     };
@@ -2560,11 +2626,17 @@ export interface paths {
                         /** @description allowed model names or * patterns; null/empty = all */
                         models?: string[] | null;
                         name?: string;
+                        /** @description sites allowed by the Origin / Referer header: example.com, *.example.com, https://app.example.com; null/empty = any */
+                        origins?: string[] | null;
                         /** @description the key's own spending cap in USD; null = no cap */
                         quota?: (string | number) | null;
+                        remark?: string | null;
                         rpm_limit?: number | null;
                         /** @enum {string} */
                         status?: "active" | "disabled";
+                        tags?: string[] | null;
+                        /** @description prompt + completion tokens per minute (estimated at admission, corrected at settlement); null = none */
+                        tpm_limit?: number | null;
                     };
                 };
             };
@@ -2578,6 +2650,8 @@ export interface paths {
                         "application/json": {
                             allowed_ips: string[] | null;
                             allowed_models: string[] | null;
+                            /** @description sites allowed by Origin / Referer; null = any */
+                            allowed_origins: string[] | null;
                             created_at: string;
                             display: string;
                             expires_at: string | null;
@@ -2598,10 +2672,14 @@ export interface paths {
                             quota_micros: number | null;
                             quota_pending_micros: number;
                             quota_used_micros: number;
+                            remark: string | null;
                             rotated_at: string | null;
                             rpm_limit: number | null;
                             state: string;
                             status: string;
+                            tags: string[];
+                            /** @description prompt + completion tokens per minute; null = none */
+                            tpm_limit: number | null;
                             user_id: number;
                         };
                     };
@@ -2653,6 +2731,8 @@ export interface paths {
                         "application/json": {
                             allowed_ips: string[] | null;
                             allowed_models: string[] | null;
+                            /** @description sites allowed by Origin / Referer; null = any */
+                            allowed_origins: string[] | null;
                             created_at: string;
                             display: string;
                             expires_at: string | null;
@@ -2676,10 +2756,14 @@ export interface paths {
                             quota_micros: number | null;
                             quota_pending_micros: number;
                             quota_used_micros: number;
+                            remark: string | null;
                             rotated_at: string | null;
                             rpm_limit: number | null;
                             state: string;
                             status: string;
+                            tags: string[];
+                            /** @description prompt + completion tokens per minute; null = none */
+                            tpm_limit: number | null;
                             user_id: number;
                         };
                     };
