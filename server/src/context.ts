@@ -16,6 +16,7 @@ import { Relay } from './gateway/relay.js';
 import { Cooldowns } from './gateway/router.js';
 import { UpstreamPools } from './gateway/upstream.js';
 import { createAuth, type Auth } from './accounts/auth.js';
+import { SignInGuard } from './accounts/lockout.js';
 import { commitObserver, createMetrics, type Metrics } from './ops/metrics.js';
 import { Jobs } from './ops/jobs.js';
 import { purgeAuditLog } from './audit/retention.js';
@@ -43,6 +44,7 @@ export interface AppContext {
   metrics: Metrics;
   relay: Relay;
   auth: Auth;
+  signInGuard: SignInGuard;
   jobs: Jobs;
   close(): Promise<void>;
 }
@@ -82,6 +84,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const channelStats = new ChannelStats(db);
   const relay = new Relay({ config, catalog, keys, limiter, cooldowns, pools, money, health, touches, channelStats, metrics, log });
   const auth = createAuth(db, config, log);
+  const signInGuard = new SignInGuard(db, config.login);
   const jobs = new Jobs(db, log, metrics);
 
   if (opts.live) {
@@ -97,7 +100,8 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       .add({ name: 'flush-key-touches', everyMs: 5_000, exclusive: false, run: () => touches.flush() })
       .add({ name: 'flush-channel-stats', everyMs: 5_000, exclusive: false, run: () => channelStats.flush() })
       .add({ name: 'prune-change-log', everyMs: 3600_000, exclusive: true, run: () => feed.prune() })
-      .add({ name: 'purge-audit-log', everyMs: 3600_000, exclusive: true, run: () => purgeAuditLog(db) });
+      .add({ name: 'purge-audit-log', everyMs: 3600_000, exclusive: true, run: () => purgeAuditLog(db) })
+      .add({ name: 'prune-login-failures', everyMs: 3600_000, exclusive: true, run: () => signInGuard.prune() });
     if (db.sqlite) {
       // SQLite gathers no planner statistics by itself; without them some report queries pick
       // poor plans once the usage table is large. `optimize` is cheap when nothing changed.
@@ -114,7 +118,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
 
   let closed = false;
   return {
-    config, log, db, redis, box, feed, catalog, keys, limiter, cooldowns, pools, money, health, touches, channelStats, metrics, relay, auth, jobs,
+    config, log, db, redis, box, feed, catalog, keys, limiter, cooldowns, pools, money, health, touches, channelStats, metrics, relay, auth, signInGuard, jobs,
     async close() {
       if (closed) return;
       closed = true;

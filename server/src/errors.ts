@@ -40,6 +40,7 @@ export const ERROR_STATUS = {
   own_account: 409,
   // load
   rate_limited: 429,
+  account_locked: 429,
   // upstream
   upstream_error: 502,
   upstream_unavailable: 503,

@@ -111,7 +111,18 @@ export async function authRoutes(app: FastifyInstance, ctx: AppContext) {
       const selfChange = req.method === 'POST' ? SELF_CHANGES[url.pathname] : undefined;
       const me = selfChange ? await loadSession(ctx, req) : null;
       const before = me ? await findUserById(ctx.db.kysely, me.id) : undefined;
+      // Lockout (accounts/lockout.ts): checked before better-auth sees the password, so a locked
+      // account is refused even with the right one; counted from better-auth's answer.
+      const signInEmail =
+        url.pathname === '/api/auth/sign-in/email' && req.method === 'POST' && typeof (body as { email?: unknown } | undefined)?.email === 'string'
+          ? (body as { email: string }).email
+          : null;
+      if (signInEmail !== null) await ctx.signInGuard.check(signInEmail, req.ip);
       const res = await ctx.auth.handler(request);
+      if (signInEmail !== null) {
+        if (res.status === 401) await ctx.signInGuard.recordFailure(signInEmail, req.ip);
+        else if (res.ok) await ctx.signInGuard.recordSuccess(signInEmail);
+      }
       reply.code(res.status);
       res.headers.forEach((value, key) => {
         if (key !== 'set-cookie') reply.header(key, value);

@@ -62,6 +62,17 @@ const ConfigSchema = z.object({
       pollMs: intFromEnv(100, 5_000).default(1_000),
     })
     .prefault({}),
+  login: z
+    .object({
+      /** Failed sign-ins on one account within `windowMinutes` that lock it. */
+      maxFailures: intFromEnv(1, 1000).default(5),
+      windowMinutes: intFromEnv(1, 1440).default(15),
+      /** How long a locked account refuses every sign-in, the right password included. */
+      lockMinutes: intFromEnv(1, 1440).default(15),
+      /** Failed sign-ins from one client address (any accounts) within the window before it is refused. */
+      ipMaxFailures: intFromEnv(1, 100_000).default(50),
+    })
+    .prefault({}),
   jobs: z
     .object({
       sweepIntervalMs: intFromEnv(100).default(10_000),
@@ -106,6 +117,10 @@ const ENV_MAP: Record<string, string> = {
   BODY_LIMIT_BYTES: 'gateway.bodyLimitBytes',
   DEFAULT_KEY_RPM: 'gateway.defaultKeyRpm',
   LIVE_POLL_MS: 'live.pollMs',
+  LOGIN_MAX_FAILURES: 'login.maxFailures',
+  LOGIN_WINDOW_MINUTES: 'login.windowMinutes',
+  LOGIN_LOCK_MINUTES: 'login.lockMinutes',
+  LOGIN_IP_MAX_FAILURES: 'login.ipMaxFailures',
   SWEEP_INTERVAL_MS: 'jobs.sweepIntervalMs',
   CHANNEL_TEST_INTERVAL_MIN: 'jobs.channelTestIntervalMin',
   CHANNEL_TEST_INTERVAL_MS: 'jobs.channelTestIntervalMs',

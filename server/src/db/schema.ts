@@ -276,6 +276,13 @@ export interface SettingsTable {
   updated_at: Ms;
 }
 
+export interface LoginFailuresTable {
+  id: Generated<number>;
+  /** "e:" + sha256 of the lower-cased email, or "ip:" + the client address. */
+  subject: string;
+  created_at: Ms;
+}
+
 export interface Database {
   users: UsersTable;
   auth_sessions: AuthSessionsTable;
@@ -293,6 +300,7 @@ export interface Database {
   audit_log: AuditLogTable;
   job_leases: JobLeasesTable;
   settings: SettingsTable;
+  login_failures: LoginFailuresTable;
   channel_minute_stats: ChannelMinuteStatsTable;
 }
 

@@ -86,6 +86,7 @@ const zhCN = {
       key_revoked: '该密钥已吊销，不能再启用或修改，请创建新密钥。',
       own_account: '不能停用自己的账号，也不能修改自己的角色。',
       idempotency_conflict: '该操作已用不同的内容提交过，请刷新后重试。',
+      account_locked: '该账号登录失败次数过多，已被暂时锁定（默认 15 分钟），请稍后再试。',
       rate_limited: '操作太频繁，请稍后再试。',
       too_many_requests: '操作太频繁，请稍后再试。',
       http_429: '操作太频繁，请稍后再试。',
