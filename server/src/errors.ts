@@ -8,6 +8,7 @@ export const ERROR_STATUS = {
   bad_request: 400,
   invalid_json: 400,
   validation_failed: 400,
+  invite_invalid: 400,
   unsupported_media_type: 415,
   payload_too_large: 413,
   // who is calling
@@ -25,6 +26,7 @@ export const ERROR_STATUS = {
   origin_not_allowed: 403,
   account_disabled: 403,
   account_frozen: 403,
+  registration_closed: 403,
   cross_site_request: 403,
   // money
   insufficient_funds: 402,

@@ -115,7 +115,7 @@ describe('admin flow', () => {
   });
 
   it('creates a user with an empty wallet', async () => {
-    const r = await api.post('/api/admin/users', { email: 'Alice@Example.com', password: 'alice-password', name: 'Alice' });
+    const r = await api.post('/api/admin/users', { email: 'Alice@Example.com', password: 'wonderland-pass', name: 'Alice' });
     expect(r.status).toBe(201);
     expect(r.body).toMatchObject({ email: 'alice@example.com', name: 'Alice', role: 'user', status: 'active', group: 'default', balance_micros: 0, pending_micros: 0 });
     state.userId = r.body.id;

@@ -117,6 +117,8 @@ describe("better-auth's routes that write users", () => {
     user = new ApiClient(srv.url);
     const r = await user.post('/api/auth/sign-up/email', { email: 'named@example.com', password: 'password-123', name: 'Named' });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
+    // Sign-up does not sign in (its answer must not tell a new address from a registered one).
+    await user.signIn('named@example.com', 'password-123');
   });
   const nameOf = async () => (await db().selectFrom('users').select('name').where('email', '=', 'named@example.com').executeTakeFirstOrThrow()).name;
 

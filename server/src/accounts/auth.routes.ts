@@ -6,7 +6,11 @@ import { AppError } from '../errors.js';
 import { audit } from '../audit/index.js';
 import { actorOf, headersOf, loadSession, STAFF_ROLES } from '../http/session.js';
 import { CLIENT_IP_HEADER } from './auth.js';
-import { findUserById, UserNameSchema } from './users.js';
+import { findUserByEmail, findUserById, UserNameSchema } from './users.js';
+import { checkPassword } from './password-policy.js';
+import { claimInvite, finishInvite, getRegistration, REGISTRATION_MODES } from './registration.js';
+
+const hashPassword = async (pw: string) => (await import('better-auth/crypto')).hashPassword(pw);
 
 const ImageSchema = z.string().max(2048, 'image must be at most 2048 characters');
 const EmailField = z.string().max(254, 'email must be at most 254 characters');
@@ -31,6 +35,54 @@ function checkUserWrite(pathname: string, body: unknown): unknown {
   const issue = r.error.issues[0]!;
   const path = issue.path.join('.') || 'body';
   throw new AppError('validation_failed', `${path}: ${issue.message}`, { path, details: r.error.issues.map((i) => ({ path: i.path.join('.') || 'body', message: i.message })) });
+}
+
+type SignUpBody = { email: string; password?: unknown; inviteCode?: unknown; name?: unknown };
+
+/**
+ * Sign-up answers this whether the address was free (account created) or already registered
+ * (nothing changes), so sign-up cannot be used to find out who has an account.
+ */
+export const SIGN_UP_ACCEPTED = {
+  status: 'accepted',
+  message: 'If this address can be registered, its account is ready: sign in with the password you chose.',
+} as const;
+
+/**
+ * The registration switch, the password policy and invite codes, before better-auth sees a
+ * sign-up. Returns 'exists' when the address is already registered (the caller answers as for a
+ * new account), else the invite taken (or null).
+ */
+async function admitSignUp(ctx: AppContext, b: SignUpBody): Promise<number | null | 'exists'> {
+  const mode = await getRegistration(ctx.db);
+  if (mode === 'closed') throw new AppError('registration_closed', 'Sign-up is closed on this server; ask an operator for an account.');
+  if (typeof b.password !== 'string') throw new AppError('validation_failed', 'password: a password is required', { path: 'password' });
+  checkPassword(b.password, b.email);
+  const inviteId = mode === 'invite_only' ? await claimInvite(ctx.db, b.inviteCode) : null;
+  delete b.inviteCode;
+  const existing = await findUserByEmail(ctx.db.kysely, b.email);
+  if (!existing) return inviteId;
+  // As long as creating one would take (the hash), and the invite stays used: an answer that
+  // came sooner, or an invite that survived, would tell that the address is registered.
+  await hashPassword(b.password);
+  if (inviteId !== null) await finishInvite(ctx.db, inviteId, existing.id);
+  return 'exists';
+}
+
+/** The password policy on better-auth's change-password and reset-password. */
+async function checkNewPassword(ctx: AppContext, req: FastifyRequest, pathname: string, body: unknown) {
+  const b = body as { newPassword?: unknown; token?: unknown } | undefined;
+  if (req.method !== 'POST' || typeof b?.newPassword !== 'string') return;
+  let email: string | undefined;
+  if (pathname === '/api/auth/change-password') {
+    email = (await loadSession(ctx, req))?.email;
+  } else if (pathname === '/api/auth/reset-password' && typeof b.token === 'string') {
+    const v = await ctx.db.kysely.selectFrom('auth_verifications').select('value').where('identifier', '=', `reset-password:${b.token}`).executeTakeFirst();
+    const u = v ? await ctx.db.kysely.selectFrom('users').select('email').where('id', '=', Number(v.value)).executeTakeFirst() : undefined;
+    email = u?.email;
+  }
+  // No session or no such token: better-auth gives its own 401/400.
+  if (email !== undefined) checkPassword(b.newPassword, email, 'newPassword');
 }
 
 /**
@@ -101,6 +153,14 @@ export async function authRoutes(app: FastifyInstance, ctx: AppContext) {
       if (hasBody && typeof req.body === 'string') throw new AppError('unsupported_media_type', 'Send the body as application/json.');
       if (hasBody && (typeof req.body !== 'object' || Array.isArray(req.body))) throw new AppError('bad_request', 'The request body must be a JSON object.');
       const body = hasBody ? checkUserWrite(url.pathname, req.body) : undefined;
+      const isSignUp = url.pathname === '/api/auth/sign-up/email' && req.method === 'POST';
+      let inviteId: number | null = null;
+      if (isSignUp) {
+        const gate = await admitSignUp(ctx, body as SignUpBody);
+        if (gate === 'exists') return reply.code(200).type('application/json; charset=utf-8').send(SIGN_UP_ACCEPTED);
+        inviteId = gate;
+      }
+      await checkNewPassword(ctx, req, url.pathname, body);
       const headers = headersOf(req);
       for (const name of [...headers.keys()]) if (name.startsWith('x-forwarded-') || name === 'forwarded') headers.delete(name);
       // better-auth rate-limits sign-ins per client address. Give it the address Fastify worked
@@ -123,9 +183,15 @@ export async function authRoutes(app: FastifyInstance, ctx: AppContext) {
         if (res.status === 401) await ctx.signInGuard.recordFailure(signInEmail, req.ip);
         else if (res.ok) await ctx.signInGuard.recordSuccess(signInEmail);
       }
+      if (isSignUp) {
+        const created = res.ok ? ((await res.clone().json().catch(() => null)) as { user?: { id?: unknown } } | null) : null;
+        const userId = created?.user?.id !== undefined ? Number(created.user.id) : null;
+        if (inviteId !== null) await finishInvite(ctx.db, inviteId, userId);
+      }
       reply.code(res.status);
       res.headers.forEach((value, key) => {
-        if (key !== 'set-cookie') reply.header(key, value);
+        // A sign-up's answer must look the same whether or not better-auth created anyone.
+        if (key !== 'set-cookie' && (!isSignUp || key === 'content-type')) reply.header(key, value);
       });
       // Behind a TLS proxy that TRUST_PROXY trusts, the session cookie must never travel over plain HTTP.
       const secure = req.protocol === 'https';
@@ -147,8 +213,24 @@ export async function authRoutes(app: FastifyInstance, ctx: AppContext) {
       if (req.method === 'POST' && (url.pathname === '/api/auth/sign-in/email' || url.pathname === '/api/auth/sign-up/email')) {
         await auditSignIn(ctx, req, url.pathname.endsWith('sign-up/email') ? 'sign_up' : 'sign_in', body, res.status, text);
       }
+      // Created, or lost a race to another sign-up of the same address: the same answer as for a
+      // registered address (no better-auth headers, no cookie).
+      if (isSignUp && (res.ok || res.status === 422)) {
+        reply.removeHeader('set-cookie');
+        reply.removeHeader('content-length');
+        return reply.code(200).type('application/json; charset=utf-8').send(SIGN_UP_ACCEPTED);
+      }
       return reply.send(text);
     },
+  });
+
+  app.withTypeProvider<ZodTypeProvider>().get('/registration', {
+    schema: {
+      tags: ['session'],
+      summary: 'Who may sign up here (for the sign-up page): open, closed or invite_only',
+      response: { 200: z.object({ mode: z.enum(REGISTRATION_MODES) }) },
+    },
+    handler: async () => ({ mode: await getRegistration(ctx.db) }),
   });
 
   app.withTypeProvider<ZodTypeProvider>().get('/me', {

@@ -5,6 +5,7 @@ import type { Db } from '../db/index.js';
 import { deriveKey } from '../lib/crypto.js';
 import type { Logger } from '../log.js';
 import { createWallet } from '../billing/wallets.js';
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './password-policy.js';
 
 /** Set by our route from Fastify's `req.ip`; whatever a caller sends under this name is replaced. */
 export const CLIENT_IP_HEADER = 'x-tollgate-client-ip';
@@ -32,7 +33,10 @@ export function createAuth(db: Db, config: Config, log: Logger) {
       const host = new URL(request.url).host;
       return [`http://${host}`, `https://${host}`];
     },
-    emailAndPassword: { enabled: true, minPasswordLength: 8, maxPasswordLength: 128, autoSignIn: true },
+    // Sign-up does not sign in: a session for a new address and none for a registered one would
+    // tell them apart (auth.routes.ts answers both alike). The length floor is the policy's; the
+    // rest of the policy (not the email, not a common password) is checked in auth.routes.ts.
+    emailAndPassword: { enabled: true, minPasswordLength: PASSWORD_MIN_LENGTH, maxPasswordLength: PASSWORD_MAX_LENGTH, autoSignIn: false },
     session: {
       modelName: 'auth_sessions',
       fields: { userId: 'user_id', expiresAt: 'expires_at', ipAddress: 'ip_address', userAgent: 'user_agent', createdAt: 'created_at', updatedAt: 'updated_at' },

@@ -20,10 +20,10 @@ export async function ensureSuperAdmin(db: Db, config: Config, log: Logger, prin
   const found = await findUserByEmail(db.kysely, email);
   if (found) {
     await db.kysely.updateTable('users').set({ role: 'super_admin', status: 'active' }).where('id', '=', found.id).execute();
-    await setPassword(db, found.id, password, SYSTEM_ACTOR);
+    await setPassword(db, found.id, password, SYSTEM_ACTOR, { policy: false });
   } else {
     try {
-      await createUser(db, { email, password, name: 'Administrator', role: 'super_admin', emailVerified: true }, SYSTEM_ACTOR);
+      await createUser(db, { email, password, name: 'Administrator', role: 'super_admin', emailVerified: true, policy: false }, SYSTEM_ACTOR);
     } catch (err) {
       // Processes started together on a fresh database race to create the admin: the loser finds
       // the winner's, and starts as if it had been there (only the winner prints the password).

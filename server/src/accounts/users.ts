@@ -8,6 +8,7 @@ import { audit, type Actor } from '../audit/index.js';
 import { createWallet, walletView, type WalletView } from '../billing/wallets.js';
 import type { ChangeFeed } from '../live/changes.js';
 import { ROLES, type Role } from './roles.js';
+import { checkPassword } from './password-policy.js';
 
 /** better-auth's hasher, loaded on first use: the CLI reads users without loading better-auth. */
 const hashPassword = async (pw: string) => (await import('better-auth/crypto')).hashPassword(pw);
@@ -39,6 +40,8 @@ export const GroupNameSchema = z.string().trim().regex(/^[A-Za-z0-9_.-]{1,64}$/,
 export interface NewUserInput {
   email: string;
   password?: string | undefined;
+  /** false: only the 8-character floor (the first admin's password from the environment). */
+  policy?: boolean;
   name?: string | undefined;
   role?: Role | undefined;
   group?: string | undefined;
@@ -93,6 +96,7 @@ function auditedUser(u: User) {
 export async function createUser(db: Db, input: NewUserInput, actor?: Actor): Promise<{ user: User; wallet: Wallet }> {
   const email = parseOr(EmailSchema, input.email, 'email');
   const password = input.password === undefined ? undefined : parseOr(PasswordSchema, input.password, 'password');
+  if (password !== undefined && input.policy !== false) checkPassword(password, email);
   const group = input.group === undefined ? 'default' : parseOr(GroupNameSchema, input.group, 'group');
   const name = input.name === undefined || input.name.trim() === '' ? email.split('@')[0]!.slice(0, 100) : parseOr(UserNameSchema, input.name, 'name');
   const hash = password ? await hashPassword(password) : null;
@@ -144,8 +148,13 @@ export async function createUser(db: Db, input: NewUserInput, actor?: Actor): Pr
 }
 
 /** Set (or replace) a user's password login; their sessions end. */
-export async function setPassword(db: Db, userId: number, password: string, actor?: Actor): Promise<void> {
+export async function setPassword(db: Db, userId: number, password: string, actor?: Actor, opts: { policy?: boolean } = {}): Promise<void> {
   const pw = parseOr(PasswordSchema, password, 'password');
+  if (opts.policy !== false) {
+    const u = await db.kysely.selectFrom('users').select('email').where('id', '=', userId).executeTakeFirst();
+    if (!u) throw new AppError('not_found', `user ${userId} not found`);
+    checkPassword(pw, u.email);
+  }
   const hash = await hashPassword(pw);
   const now = new Date();
   const ts = db.dialect === 'sqlite' ? now.toISOString() : now;

@@ -8,6 +8,7 @@ import * as m140 from './migrations/2026_12_03_140_user_freeze.js';
 import * as m141 from './migrations/2026_12_03_141_key_rotation_lock.js';
 import * as m142 from './migrations/2026_12_03_142_key_limits.js';
 import * as m160 from './migrations/2026_12_03_160_login_failures.js';
+import * as m170 from './migrations/2026_12_03_170_invite_codes.js';
 import * as m190 from './migrations/2026_12_03_190_channel_stats.js';
 
 /** Listed by hand (not read from disk) so the set is the same under tsx, a bundle or tests. */
@@ -20,6 +21,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026_12_03_141_key_rotation_lock': m141,
   '2026_12_03_142_key_limits': m142,
   '2026_12_03_160_login_failures': m160,
+  '2026_12_03_170_invite_codes': m170,
   '2026_12_03_190_channel_stats': m190,
 };
 

@@ -283,6 +283,18 @@ export interface LoginFailuresTable {
   created_at: Ms;
 }
 
+export interface InviteCodesTable {
+  id: Generated<number>;
+  /** sha256 hex of the code; the code itself is shown once. */
+  code_hash: string;
+  note: string | null;
+  created_by: number | null;
+  created_at: Ms;
+  expires_at: Ms | null;
+  used_at: Ms | null;
+  used_by: number | null;
+}
+
 export interface Database {
   users: UsersTable;
   auth_sessions: AuthSessionsTable;
@@ -301,6 +313,7 @@ export interface Database {
   job_leases: JobLeasesTable;
   settings: SettingsTable;
   login_failures: LoginFailuresTable;
+  invite_codes: InviteCodesTable;
   channel_minute_stats: ChannelMinuteStatsTable;
 }
 

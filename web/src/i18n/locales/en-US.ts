@@ -86,6 +86,8 @@ const enUS: Catalog = {
       key_revoked: 'This key is revoked: it can no longer be enabled or changed. Create a new key instead.',
       own_account: 'You cannot disable your own account or change your own role.',
       account_locked: 'Too many failed sign-ins on this account: it is locked for a while (15 minutes by default). Try again later.',
+      registration_closed: 'Sign-up is closed on this server. Ask the operator for an account.',
+      invite_invalid: 'This invite code is not valid, already used, or expired.',
       rate_limited: 'Too many requests; wait a moment and try again.',
       too_many_requests: 'Too many attempts; wait a moment and try again.',
       http_429: 'Too many requests; wait a moment and try again.',

@@ -87,6 +87,8 @@ const zhCN = {
       own_account: '不能停用自己的账号，也不能修改自己的角色。',
       idempotency_conflict: '该操作已用不同的内容提交过，请刷新后重试。',
       account_locked: '该账号登录失败次数过多，已被暂时锁定（默认 15 分钟），请稍后再试。',
+      registration_closed: '本站已关闭注册，请联系运营人员开通账号。',
+      invite_invalid: '邀请码无效、已被使用或已过期。',
       rate_limited: '操作太频繁，请稍后再试。',
       too_many_requests: '操作太频繁，请稍后再试。',
       http_429: '操作太频繁，请稍后再试。',
