@@ -35,17 +35,17 @@ afterAll(async () => {
 describe('password policy', () => {
   it('sign-up refuses short, email-like and common passwords with 400 on password, and creates nobody', async () => {
     const before = await userCount();
-    const cases: [string, string, RegExp][] = [
-      ['carol@example.com', 'short-pw9', /at least 10 characters/],
-      ['carol@example.com', 'carol@example.com', /email/],
-      ['carol@example.com', 'my-CAROL-secret', /email/],
-      ['carol@example.com', 'qwertyuiop', /common/],
-      ['carol@example.com', 'Password123', /common/],
+    const cases: [string, string, RegExp, string][] = [
+      ['carol@example.com', 'short-pw9', /at least 10 characters/, 'too_short'],
+      ['carol@example.com', 'carol@example.com', /email/, 'contains_email'],
+      ['carol@example.com', 'my-CAROL-secret', /email/, 'contains_email'],
+      ['carol@example.com', 'qwertyuiop', /common/, 'common'],
+      ['carol@example.com', 'Password123', /common/, 'common'],
     ];
-    for (const [email, password, why] of cases) {
+    for (const [email, password, why, reason] of cases) {
       const r = await signUp({ email, password, name: 'Carol' });
       expect(r.status, password).toBe(400);
-      expect(r.body.error).toMatchObject({ code: 'validation_failed', path: 'password' });
+      expect(r.body.error).toMatchObject({ code: 'validation_failed', path: 'password', details: { reason } });
       expect(r.body.error.message).toMatch(why);
     }
     expect(await userCount()).toBe(before);

@@ -18,6 +18,7 @@ export const router = createBrowserRouter([
       { path: '/', element: <HomeRedirect /> },
       { path: '/login', element: <Navigate to="/console/login" replace /> },
       { path: '/admin/login', HydrateFallback: FullPageSpin, lazy: async () => ({ Component: (await import('./auth/SignInPage')).AdminSignIn }) },
+      { path: '/console/sign-up', HydrateFallback: FullPageSpin, lazy: async () => ({ Component: (await import('./auth/SignUpPage')).ConsoleSignUp }) },
       { path: '/console/login', HydrateFallback: FullPageSpin, lazy: async () => ({ Component: (await import('./auth/SignInPage')).ConsoleSignIn }) },
       { path: '/admin/*', HydrateFallback: FullPageSpin, lazy: async () => ({ Component: (await import('./admin/AdminArea')).default }) },
       { path: '/console/*', HydrateFallback: FullPageSpin, lazy: async () => ({ Component: (await import('./console/ConsoleArea')).default }) },

@@ -45,3 +45,16 @@ export function useSignOut() {
     },
   });
 }
+
+/** Who may sign up here (open, closed, invite_only), for the sign-up page. */
+export function useRegistration() {
+  return useQuery({ queryKey: ['registration'], queryFn: () => call(api.GET('/api/registration')), staleTime: 60_000 });
+}
+
+/** Sign-up does not sign in: the answer is the same for a new and a registered address. */
+export function useSignUp() {
+  return useMutation({
+    mutationFn: (v: { name: string; email: string; password: string; inviteCode?: string | undefined }) =>
+      authPost('/api/auth/sign-up/email', { name: v.name.trim(), email: v.email.trim(), password: v.password, ...(v.inviteCode ? { inviteCode: v.inviteCode.trim() } : {}) }),
+  });
+}

@@ -67,6 +67,13 @@ function SignIn({ area }: { area: Area }) {
             {t('auth.sign_in')}
           </Button>
         </Form>
+        {area === 'console' ? (
+          <div style={{ marginTop: 16, textAlign: 'center' }}>
+            <Typography.Text type="secondary">
+              {t('signup.no_account')} <Link to="/console/sign-up" data-testid="to-sign-up">{t('signup.title')}</Link>
+            </Typography.Text>
+          </div>
+        ) : null}
         <div style={{ marginTop: 20, textAlign: 'center' }}>
           <Typography.Text type="secondary">
             {area === 'admin' ? t('auth.to_console_hint') : t('auth.to_admin_hint')}{' '}
