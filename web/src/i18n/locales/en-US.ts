@@ -71,6 +71,7 @@ const enUS: Catalog = {
       forbidden: 'You do not have permission to do this.',
       model_not_allowed: 'This key may not call that model.',
       ip_not_allowed: 'This key may not be used from this IP address.',
+      origin_not_allowed: 'This key may not be used from this website (its Origin or Referer is not on the key’s site list).',
       account_disabled: 'This account is disabled. Contact the operator.',
       account_frozen: 'This account is frozen. Contact the operator.',
       cross_site_request: 'This request came from another site and was refused to protect your session. Try again from this site.',

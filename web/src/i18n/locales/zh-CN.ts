@@ -72,6 +72,7 @@ const zhCN = {
       forbidden: '你没有执行此操作的权限。',
       model_not_allowed: '该密钥不允许调用此模型。',
       ip_not_allowed: '该密钥不允许从此 IP 调用。',
+      origin_not_allowed: '该密钥不允许在此网站使用（请求的 Origin 或 Referer 不在密钥的站点列表中）。',
       account_disabled: '该账号已被停用，请联系管理员。',
       account_frozen: '该账号已被冻结，请联系管理员。',
       cross_site_request: '请求来自其他站点，为保护您的登录已被拒绝。请在本站页面中重试。',
