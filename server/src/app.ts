@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyServerOptions, type RouteOptions } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
@@ -13,7 +13,8 @@ import type { Config } from './config/index.js';
 import { newRequestId } from './lib/ids.js';
 import { jsonNestedDeeperThan, tooDeepError } from './lib/json-body.js';
 import { apiErrorBody, openaiErrorBody, toAppError } from './http/errors.js';
-import { requireStaff } from './http/session.js';
+import { requireRoutePermission, requireStaff } from './http/session.js';
+import { isPermission, type Permission } from './lib/permissions.js';
 import { CONSOLE_HTML_HEADERS, sameOriginGuard } from './http/origin.js';
 import { gatewayRoutes } from './gateway/routes.js';
 import { channelAdminRoutes } from './gateway/admin.routes.js';
@@ -35,6 +36,36 @@ function gatewayErrorBody(req: FastifyRequest, e: AppError) {
 
 export const WEB_DIST = fileURLToPath(new URL('../../web/dist/', import.meta.url));
 const VERSION = '0.1.0';
+
+/** One /api/admin route and what it needs (the permission matrix test walks this table). */
+export interface AdminRoute {
+  method: string;
+  url: string;
+  permission: readonly Permission[];
+}
+
+/**
+ * onRoute for /api/admin: records each route with its permission. A route that forgot to say what
+ * it needs would be open to every staff role, so it stops the start-up instead.
+ */
+export function collectAdminRoute(table: AdminRoute[]) {
+  return (route: RouteOptions) => {
+    const declared = route.config?.permission;
+    const list: readonly string[] = declared === undefined ? [] : typeof declared === 'string' ? [declared] : declared;
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (list.length === 0 || !list.every(isPermission)) {
+      throw new Error(`${methods.join(',')} ${route.url}: an /api/admin route declares config.permission (a known permission; see lib/permissions.ts)`);
+    }
+    for (const method of methods) table.push({ method, url: route.url, permission: list as Permission[] });
+  };
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every /api/admin route with its declared permission, collected as the routes are added. */
+    adminRoutes: readonly AdminRoute[];
+  }
+}
 
 /**
  * Fastify 5 turns a hop count into "trust nothing" (it cannot check the peer's address), so a hop
@@ -153,6 +184,9 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
 
   if (serveGateway) await app.register((i) => gatewayRoutes(i, ctx), { prefix: '/v1' });
 
+  const adminRoutes: AdminRoute[] = [];
+  app.decorate('adminRoutes', adminRoutes);
+
   if (serveApi) {
     const sameOrigin = sameOriginGuard(config);
     await app.register(
@@ -165,8 +199,11 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
     await app.register(
       async (admin) => {
         admin.addHook('onRequest', sameOrigin);
-        // onRequest: a caller without an operator session learns nothing (not even validation errors).
+        admin.addHook('onRoute', collectAdminRoute(adminRoutes));
+        // onRequest: a caller without an operator session, or without the route's permission,
+        // learns nothing (not even validation errors).
         admin.addHook('onRequest', requireStaff(ctx));
+        admin.addHook('onRequest', requireRoutePermission(ctx));
         await admin.register((i) => channelAdminRoutes(i, ctx));
         await admin.register((i) => billingAdminRoutes(i, ctx));
         await admin.register((i) => accountsAdminRoutes(i, ctx));

@@ -17,6 +17,7 @@ import { Cooldowns } from './gateway/router.js';
 import { UpstreamPools } from './gateway/upstream.js';
 import { createAuth, type Auth } from './accounts/auth.js';
 import { SignInGuard } from './accounts/lockout.js';
+import { RoleStore } from './accounts/role-store.js';
 import { commitObserver, createMetrics, type Metrics } from './ops/metrics.js';
 import { Jobs } from './ops/jobs.js';
 import { purgeAuditLog } from './audit/retention.js';
@@ -45,6 +46,8 @@ export interface AppContext {
   relay: Relay;
   auth: Auth;
   signInGuard: SignInGuard;
+  /** Each role's permissions, in memory (built-in and custom roles). */
+  roles: RoleStore;
   jobs: Jobs;
   close(): Promise<void>;
 }
@@ -85,6 +88,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const relay = new Relay({ config, catalog, keys, limiter, cooldowns, pools, money, health, touches, channelStats, metrics, log });
   const auth = createAuth(db, config, log);
   const signInGuard = new SignInGuard(db, config.login);
+  const roles = new RoleStore();
   const jobs = new Jobs(db, log, metrics);
 
   if (opts.live) {
@@ -118,7 +122,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
 
   let closed = false;
   return {
-    config, log, db, redis, box, feed, catalog, keys, limiter, cooldowns, pools, money, health, touches, channelStats, metrics, relay, auth, signInGuard, jobs,
+    config, log, db, redis, box, feed, catalog, keys, limiter, cooldowns, pools, money, health, touches, channelStats, metrics, relay, auth, signInGuard, roles, jobs,
     async close() {
       if (closed) return;
       closed = true;

@@ -63,6 +63,8 @@ export interface AppErrorOptions {
   /** Override the table status (e.g. pass an upstream's 4xx straight through). */
   status?: number;
   headers?: Record<string, string>;
+  /** On `forbidden`: the permission the caller lacks (`user:edit`), so a client can say which. */
+  permission?: string;
 }
 
 export class AppError extends Error {
@@ -72,6 +74,7 @@ export class AppError extends Error {
   readonly path: string | undefined;
   readonly details: unknown;
   readonly headers: Record<string, string> | undefined;
+  readonly permission: string | undefined;
 
   constructor(code: ErrorCode, message: string, opts: AppErrorOptions = {}) {
     super(message, opts.cause !== undefined ? { cause: opts.cause } : undefined);
@@ -80,6 +83,7 @@ export class AppError extends Error {
     this.path = opts.path;
     this.details = opts.details;
     this.headers = opts.headers;
+    this.permission = opts.permission;
   }
 }
 

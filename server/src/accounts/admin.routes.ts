@@ -3,7 +3,8 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
-import { actorOf } from '../http/session.js';
+import { actorOf, assertPermission, mayActOnStaff } from '../http/session.js';
+import { isStaffRole } from '../lib/permissions.js';
 import { IdParam, PageQuery, UsdAmount, pageOf } from '../http/pagination.js';
 import { parseMicros } from '../lib/money.js';
 import { adjustUserBalance } from '../billing/wallets.js';
@@ -136,10 +137,9 @@ const iso = (ms: number) => new Date(ms).toISOString();
  * super-admin acts on another staff account; anyone may act on plain users and on themselves.
  */
 async function assertMayActOn(ctx: AppContext, req: FastifyRequest, targetUserId: number) {
-  const actor = req.sessionUser;
-  if (actor?.role === 'super_admin' || actor?.id === targetUserId) return;
+  if (mayActOnStaff(ctx, req) || req.sessionUser?.id === targetUserId) return;
   const target = await ctx.db.kysely.selectFrom('users').select('role').where('id', '=', targetUserId).executeTakeFirst();
-  if (target && target.role !== 'user') throw new AppError('forbidden', 'Only a super-admin can act on another operator account.');
+  if (target && isStaffRole(target.role)) throw new AppError('forbidden', 'Only a super-admin can act on another operator account.');
 }
 
 async function assertMayActOnKey(ctx: AppContext, req: FastifyRequest, keyId: number) {
@@ -153,6 +153,8 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
   const tags = ['admin: users'];
 
   r.get('/users', {
+
+    config: { permission: 'user:view' },
     schema: {
       tags,
       summary: 'List users',
@@ -173,6 +175,8 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
   });
 
   r.post('/users', {
+
+    config: { permission: 'user:create' },
     schema: {
       tags,
       summary: 'Create a user (with a wallet)',
@@ -188,13 +192,16 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
     },
     handler: async (req, reply) => {
       const b = req.body;
-      if (b.role !== 'user' && req.sessionUser?.role !== 'super_admin') throw new AppError('forbidden', 'Only a super-admin can create operators.', { path: 'role' });
+      // Making someone staff is managing staff.
+      if (isStaffRole(b.role)) assertPermission(ctx, req, 'staff:edit', 'role');
       const { user, wallet } = await createUser(ctx.db, { ...b, email: b.email }, actorOf(req));
       return reply.code(201).send(userView(user, wallet));
     },
   });
 
   r.get('/users/:id', {
+
+    config: { permission: 'user:view' },
     schema: { tags, summary: 'Get a user', params: IdParam, response: { 200: UserViewSchema.extend({ key_count: z.number() }) } },
     handler: async (req) => {
       const { user, wallet } = await getUserWithWallet(ctx.db.kysely, req.params.id);
@@ -204,6 +211,8 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
   });
 
   r.patch('/users/:id', {
+
+    config: { permission: 'user:edit' },
     schema: {
       tags,
       summary: 'Edit a user (name, status, role, group, remark)',
@@ -219,7 +228,8 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
     },
     handler: async (req) => {
       await assertMayActOn(ctx, req, req.params.id);
-      if (req.body.role !== undefined && req.sessionUser?.role !== 'super_admin') throw new AppError('forbidden', 'Only a super-admin can change roles.', { path: 'role' });
+      if (req.body.role !== undefined) assertPermission(ctx, req, 'staff:edit', 'role');
+      if (req.body.status === 'disabled') assertPermission(ctx, req, 'user:disable', 'status');
       if (req.params.id === req.sessionUser?.id && (req.body.status === 'disabled' || (req.body.role && req.body.role !== req.sessionUser.role))) {
         throw new AppError('own_account', 'You cannot disable yourself or change your own role.', { path: req.body.status ? 'status' : 'role' });
       }
@@ -261,6 +271,8 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
   });
 
   r.post('/users/:id/password', {
+
+    config: { permission: 'user:edit' },
     schema: { tags, summary: "Set a user's password (ends their sessions)", params: IdParam, body: z.object({ password: z.string() }), response: { 204: z.null() } },
     handler: async (req, reply) => {
       await getUserWithWallet(ctx.db.kysely, req.params.id);
@@ -271,9 +283,11 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
   });
 
   r.post('/users/:id/balance-adjustments', {
+
+    config: { permission: ['user:edit', 'balance:adjust'] },
     schema: {
       tags,
-      summary: 'Add or deduct cash by hand (super-admin; needs a reason; idempotent)',
+      summary: 'Add or deduct cash by hand (user:edit + balance:adjust; needs a reason; idempotent)',
       description:
         'Positive amounts add cash (and pay off arrears first); negative amounts deduct and never take cash below zero or uncover a call in progress. Send the same Idempotency-Key (header or field) to retry safely.',
       params: IdParam,
@@ -285,7 +299,6 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
       response: { 200: z.object({ entry: LedgerEntrySchema, user: UserViewSchema, replayed: z.boolean(), arrears_repaid_micros: z.number() }) },
     },
     handler: async (req) => {
-      if (req.sessionUser?.role !== 'super_admin') throw new AppError('forbidden', 'Only a super-admin can change balances by hand.');
       let amount: number;
       try {
         amount = parseMicros(req.body.amount, 'amount');
@@ -304,6 +317,8 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
   });
 
   r.get('/users/:id/ledger', {
+
+    config: { permission: 'user:view' },
     schema: { tags, summary: "A user's ledger entries, newest first", params: IdParam, querystring: PageQuery, response: { 200: pageOf(LedgerEntrySchema) } },
     handler: async (req) => {
       const { wallet } = await getUserWithWallet(ctx.db.kysely, req.params.id);
@@ -316,6 +331,7 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
 
   const keyTags = ['admin: keys'];
   r.get('/keys', {
+    config: { permission: 'key:view' },
     schema: {
       tags: keyTags,
       summary: 'List API keys (never the key itself)',
@@ -326,6 +342,8 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
   });
 
   r.post('/keys', {
+
+    config: { permission: 'key:create' },
     schema: {
       tags: keyTags,
       summary: 'Create a key for a user; the response is the only time the key is shown',
@@ -340,6 +358,8 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
   });
 
   r.patch('/keys/:id', {
+
+    config: { permission: 'key:edit' },
     schema: {
       tags: keyTags,
       summary: 'Edit, disable or enable a key',
@@ -388,6 +408,8 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
   });
 
   r.post('/keys/:id/revoke', {
+
+    config: { permission: 'key:disable' },
     schema: { tags: keyTags, summary: 'Revoke a key for good (refused everywhere within seconds)', params: IdParam, response: { 200: KeyViewSchema } },
     handler: async (req) => {
       await assertMayActOnKey(ctx, req, req.params.id);
@@ -397,6 +419,8 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
   });
 
   r.delete('/keys/:id', {
+
+    config: { permission: 'key:disable' },
     schema: { tags: keyTags, summary: 'Delete a key (revokes it and hides it from lists)', params: IdParam, response: { 204: z.null() } },
     handler: async (req, reply) => {
       await getKey(ctx.db.kysely, req.params.id);

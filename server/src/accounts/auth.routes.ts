@@ -4,7 +4,8 @@ import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { audit } from '../audit/index.js';
-import { actorOf, headersOf, loadSession, STAFF_ROLES } from '../http/session.js';
+import { actorOf, headersOf, loadSession } from '../http/session.js';
+import { isStaffRole, PERMISSIONS } from '../lib/permissions.js';
 import { CLIENT_IP_HEADER } from './auth.js';
 import { findUserByEmail, findUserById, UserNameSchema } from './users.js';
 import { checkPassword } from './password-policy.js';
@@ -118,7 +119,7 @@ async function auditSignIn(ctx: AppContext, req: FastifyRequest, what: 'sign_in'
     if (!Number.isSafeInteger(id)) return;
     const role = typeof user?.role === 'string' ? user.role : 'user';
     const email = typeof user?.email === 'string' ? user.email : tried;
-    const actor = { ...base, kind: STAFF_ROLES.has(role) ? ('staff' as const) : ('user' as const), id, email, role };
+    const actor = { ...base, kind: isStaffRole(role) ? ('staff' as const) : ('user' as const), id, email, role };
     await audit(ctx.db.kysely, actor, what === 'sign_in' ? 'auth.sign_in' : 'auth.sign_up', { type: 'user', id }, null, what === 'sign_up' ? { email, role } : null);
     return;
   }
@@ -236,13 +237,23 @@ export async function authRoutes(app: FastifyInstance, ctx: AppContext) {
   app.withTypeProvider<ZodTypeProvider>().get('/me', {
     schema: {
       tags: ['session'],
-      summary: 'The signed-in user (any role)',
-      response: { 200: z.object({ id: z.number(), email: z.string(), name: z.string(), role: z.string() }) },
+      summary: 'The signed-in user (any role) and the permissions their role gives',
+      response: {
+        200: z.object({
+          id: z.number(),
+          email: z.string(),
+          name: z.string(),
+          role: z.string(),
+          permissions: z.array(z.string()).describe('`resource:action`, e.g. `user:edit`; empty for a customer'),
+        }),
+      },
     },
     handler: async (req) => {
       const u = await loadSession(ctx, req);
       if (!u) throw new AppError('session_required', 'Sign in first.');
-      return { id: u.id, email: u.email, name: u.name, role: u.role };
+      const held = ctx.roles.permissionsOf(u.role);
+      // In the catalogue's order (grouped by resource), which is also what the console shows.
+      return { id: u.id, email: u.email, name: u.name, role: u.role, permissions: PERMISSIONS.filter((p) => held.has(p)) };
     },
   });
 }

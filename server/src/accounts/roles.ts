@@ -1,3 +1,6 @@
 /** The account roles. Kept apart from users.ts so the CLI can offer them without loading it. */
-export const ROLES = ['user', 'admin', 'super_admin'] as const;
-export type Role = (typeof ROLES)[number];
+import { BUILT_IN_ROLES, type BuiltInRole } from '../lib/permissions.js';
+
+/** The built-in roles, in the order the CLI offers them (`user` is the default). */
+export const ROLES = BUILT_IN_ROLES;
+export type Role = BuiltInRole;

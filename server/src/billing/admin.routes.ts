@@ -32,11 +32,15 @@ export async function billingAdminRoutes(app: FastifyInstance, ctx: AppContext) 
   const tags = ['admin: prices'];
 
   r.get('/prices', {
+
+    config: { permission: 'price:view' },
     schema: { tags, summary: 'List model prices', querystring: z.object({ q: z.string().max(191).optional() }), response: { 200: z.object({ items: z.array(PriceViewSchema) }) } },
     handler: async (req) => ({ items: await listPrices(ctx.db, req.query.q) }),
   });
 
   r.put('/prices/:model', {
+
+    config: { permission: 'price:edit' },
     schema: {
       tags,
       summary: 'Set a model price (USD per 1M tokens; per call for per_request)',
@@ -54,6 +58,8 @@ export async function billingAdminRoutes(app: FastifyInstance, ctx: AppContext) 
   });
 
   r.delete('/prices/:model', {
+
+    config: { permission: 'price:disable' },
     schema: { tags, summary: 'Remove a model price (the model can no longer be called)', params: z.object({ model: z.string() }), response: { 204: z.null() } },
     handler: async (req, reply) => {
       await deletePrice(ctx.db, ctx.feed, req.params.model, actorOf(req));
@@ -62,11 +68,15 @@ export async function billingAdminRoutes(app: FastifyInstance, ctx: AppContext) 
   });
 
   r.get('/groups', {
+
+    config: { permission: 'price:view' },
     schema: { tags, summary: 'List groups and their price multipliers', response: { 200: z.object({ items: z.array(GroupViewSchema) }) } },
     handler: async () => ({ items: await listGroups(ctx.db) }),
   });
 
   r.put('/groups/:name', {
+
+    config: { permission: 'price:edit' },
     schema: {
       tags,
       summary: 'Create or change a group (multiplier like "1.5")',

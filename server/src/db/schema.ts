@@ -20,7 +20,7 @@ export interface UsersTable {
   image: string | null;
   created_at: AuthTime;
   updated_at: AuthTime;
-  role: Generated<string>; // 'user' | 'admin' | 'super_admin'
+  role: Generated<string>; // 'user', a built-in staff role (lib/permissions.ts) or a custom role's name
   status: Generated<string>; // 'active' | 'disabled' | 'frozen'
   group_name: Generated<string>;
   remark: string | null;

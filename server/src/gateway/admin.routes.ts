@@ -47,6 +47,8 @@ export async function channelAdminRoutes(app: FastifyInstance, ctx: AppContext) 
   const tags = ['admin: channels'];
 
   r.get('/channels', {
+
+    config: { permission: 'channel:view' },
     schema: {
       tags,
       summary: 'List channels (highest priority first)',
@@ -87,21 +89,29 @@ export async function channelAdminRoutes(app: FastifyInstance, ctx: AppContext) 
   });
 
   r.post('/channels', {
+
+    config: { permission: 'channel:create' },
     schema: { tags, summary: 'Add a channel', body: ChannelBody, response: { 201: ChannelViewSchema } },
     handler: async (req, reply) => reply.code(201).send(await ctx.health.create(req.body, actorOf(req))),
   });
 
   r.get('/channels/:id', {
+
+    config: { permission: 'channel:view' },
     schema: { tags, summary: 'Get a channel', params: IdParam, response: { 200: ChannelViewSchema } },
     handler: async (req) => channelView(await ctx.health.get(req.params.id), ctx.box),
   });
 
   r.patch('/channels/:id', {
+
+    config: { permission: 'channel:edit' },
     schema: { tags, summary: 'Edit, enable or disable a channel (omit key to keep it)', params: IdParam, body: ChannelPatchBody, response: { 200: ChannelViewSchema } },
     handler: async (req) => ctx.health.update(req.params.id, req.body, actorOf(req)),
   });
 
   r.delete('/channels/:id', {
+
+    config: { permission: 'channel:disable' },
     schema: { tags, summary: 'Delete a channel', params: IdParam, response: { 204: z.null() } },
     handler: async (req, reply) => {
       await ctx.health.remove(req.params.id, actorOf(req));
@@ -110,6 +120,8 @@ export async function channelAdminRoutes(app: FastifyInstance, ctx: AppContext) 
   });
 
   r.post('/channels/:id/test', {
+
+    config: { permission: 'channel:edit' },
     schema: {
       tags,
       summary: 'Run the health check now (a one-token chat completion)',

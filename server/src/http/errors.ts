@@ -69,7 +69,15 @@ export function openaiErrorBody(e: AppError) {
   };
 }
 
-/** `{"error":{"code","message","path","details"}}` for the /api routes. */
+/** `{"error":{"code","message","path","details","permission"}}` for the /api routes. */
 export function apiErrorBody(e: AppError) {
-  return { error: { code: e.code, message: e.message, path: e.path ?? null, ...(e.details !== undefined ? { details: e.details } : {}) } };
+  return {
+    error: {
+      code: e.code,
+      message: e.message,
+      path: e.path ?? null,
+      ...(e.details !== undefined ? { details: e.details } : {}),
+      ...(e.permission !== undefined ? { permission: e.permission } : {}),
+    },
+  };
 }

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
 import type { Actor } from '../audit/index.js';
+import { isStaffRole, missingPermission, type Permission } from '../lib/permissions.js';
 
 export interface SessionUser {
   id: number;
@@ -15,9 +16,14 @@ declare module 'fastify' {
   interface FastifyRequest {
     sessionUser?: SessionUser;
   }
+  interface FastifyContextConfig {
+    /**
+     * What an /api/admin route needs: one permission, or several that must all be held. Every
+     * /api/admin route declares it (the server refuses to start otherwise); one hook checks it.
+     */
+    permission?: Permission | readonly Permission[];
+  }
 }
-
-export const STAFF_ROLES = new Set(['admin', 'super_admin']);
 
 export function headersOf(req: FastifyRequest): Headers {
   const h = new Headers();
@@ -50,21 +56,47 @@ export function requireUser(ctx: AppContext) {
   };
 }
 
-/** preHandler: a signed-in operator (admin or super-admin). */
+/** preHandler: a signed-in staff member (any role but `user`). */
 export function requireStaff(ctx: AppContext) {
   return async function requireStaff(req: FastifyRequest, _reply: FastifyReply) {
     const u = await loadSession(ctx, req);
     if (!u) throw new AppError('session_required', 'Sign in first.');
-    if (!STAFF_ROLES.has(u.role)) throw new AppError('forbidden', 'This needs an operator account.');
+    if (!isStaffRole(u.role)) throw new AppError('forbidden', 'This needs an operator account.');
   };
 }
+
+/** The permissions the signed-in user holds through their role. */
+export function permissionsOf(ctx: AppContext, req: FastifyRequest): ReadonlySet<Permission> {
+  return ctx.roles.permissionsOf(req.sessionUser?.role ?? 'user');
+}
+
+/** 403 `forbidden` naming the first permission of `needed` the signed-in user lacks. */
+export function assertPermission(ctx: AppContext, req: FastifyRequest, needed: Permission | readonly Permission[], path?: string): void {
+  const missing = missingPermission(permissionsOf(ctx, req), needed);
+  if (missing) throw new AppError('forbidden', `needs permission ${missing}`, { permission: missing, ...(path ? { path } : {}) });
+}
+
+/**
+ * onRequest, after requireStaff: the one check of the permission the route declares in its config.
+ * A route without a declaration is refused (never reached: app.ts stops the start-up first).
+ */
+export function requireRoutePermission(ctx: AppContext) {
+  return async function requireRoutePermission(req: FastifyRequest, _reply: FastifyReply) {
+    const needed = req.routeOptions.config.permission;
+    if (!needed) throw new AppError('forbidden', 'This endpoint declares no permission.');
+    assertPermission(ctx, req, needed);
+  };
+}
+
+/** Only a super-admin (holder of staff:edit) acts on another staff account. */
+export const mayActOnStaff = (ctx: AppContext, req: FastifyRequest) => permissionsOf(ctx, req).has('staff:edit');
 
 /** The audit actor of a request: the signed-in user (staff or not), where from, and the request id. */
 export function actorOf(req: FastifyRequest): Actor {
   const u = req.sessionUser;
   const ua = req.headers['user-agent'];
   return {
-    kind: u && STAFF_ROLES.has(u.role) ? 'staff' : 'user',
+    kind: u && isStaffRole(u.role) ? 'staff' : 'user',
     id: u?.id ?? null,
     email: u?.email ?? null,
     role: u?.role ?? null,

@@ -60,6 +60,8 @@ export async function usageAdminRoutes(app: FastifyInstance, ctx: AppContext) {
   const tags = ['admin: usage'];
 
   r.get('/usage', {
+
+    config: { permission: 'bill:view' },
     schema: {
       tags,
       summary: 'Usage records with filters, sorting and pagination',
@@ -71,11 +73,15 @@ export async function usageAdminRoutes(app: FastifyInstance, ctx: AppContext) {
   });
 
   r.get('/usage/totals', {
+
+    config: { permission: 'bill:view' },
     schema: { tags, summary: 'Totals over the filtered usage records', querystring: UsageListQuery.omit({ page: true, page_size: true, sort: true, order: true }), response: { 200: UsageTotalsSchema } },
     handler: async (req) => usageTotals(ctx.db.kysely, req.query),
   });
 
   r.get('/usage/:request_id', {
+
+    config: { permission: 'bill:view' },
     schema: { tags, summary: 'One usage record by request id', params: z.object({ request_id: z.string().max(64) }), response: { 200: UsageViewSchema } },
     handler: async (req) => {
       const page = await listUsage(ctx.db.kysely, { request_id: req.params.request_id, page: 1, page_size: 1, sort: 'created_at', order: 'desc' });

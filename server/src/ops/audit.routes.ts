@@ -1,12 +1,11 @@
 import { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { audit } from '../audit/index.js';
 import { applyAuditFilter, auditPages, listAuditLog, type AuditEntryView } from '../audit/query.js';
 import { auditRetentionDays, setAuditRetentionDays } from '../audit/retention.js';
 import type { AppContext } from '../context.js';
-import { AppError } from '../errors.js';
 import { PageQuery, pageOf } from '../http/pagination.js';
 import { actorOf } from '../http/session.js';
 import { CsvFormatQuery, csvCell, csvLine, isoTimeIn, sendCsv } from './export.js';
@@ -61,40 +60,35 @@ const COLUMNS: { header: string; zh: string; value: (e: AuditEntryView, time: (m
   { header: 'request_id', zh: '请求ID', value: (e) => e.request_id, text: true },
 ];
 
-/** The trail says who looked at and changed it: only a super-admin reads, exports or shortens it. */
-function assertSuperAdmin(req: FastifyRequest) {
-  if (req.sessionUser?.role !== 'super_admin') throw new AppError('forbidden', 'Only a super-admin can read the audit log.');
-}
-
 /** /api/admin/audit-logs: the audit trail, its CSV export and its retention. */
 export async function auditAdminRoutes(app: FastifyInstance, ctx: AppContext) {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const tags = ['admin: audit'];
 
   r.get('/audit-logs', {
+    config: { permission: 'audit:view' },
     schema: {
       tags,
-      summary: 'Audit entries, newest first (super-admin)',
+      summary: 'Audit entries, newest first (audit:view)',
       querystring: PageQuery.extend(AuditFilterQuery.shape),
       response: { 200: pageOf(AuditEntrySchema) },
     },
     handler: async (req) => {
-      assertSuperAdmin(req);
       const { page, page_size, ...f } = req.query;
       return listAuditLog(ctx.db.kysely, f, page, page_size);
     },
   });
 
   r.get('/audit-logs/export.csv', {
+    config: { permission: 'audit:export' },
     schema: {
       tags,
-      summary: 'Export audit entries as CSV, oldest first (super-admin; the export is itself audited)',
+      summary: 'Export audit entries as CSV, oldest first (audit:export; the export is itself audited)',
       querystring: AuditFilterQuery.extend(CsvFormatQuery.shape),
       produces: ['text/csv'],
       response: { 200: z.string() },
     },
     handler: async (req, reply) => {
-      assertSuperAdmin(req);
       const { tz, lang, ...f } = req.query;
       applyAuditFilter(ctx.db.kysely.selectFrom('audit_log'), f); // a bad filter is a 400 before any byte is sent
       // Written before the first row is read, so the file includes its own export entry when the filter matches it.
@@ -114,22 +108,22 @@ export async function auditAdminRoutes(app: FastifyInstance, ctx: AppContext) {
   });
 
   r.get('/audit-logs/settings', {
-    schema: { tags, summary: 'Audit log retention (super-admin)', response: { 200: z.object({ retention_days: z.number().int() }) } },
+    config: { permission: 'audit:view' },
+    schema: { tags, summary: 'Audit log retention (audit:view)', response: { 200: z.object({ retention_days: z.number().int() }) } },
     handler: async (req) => {
-      assertSuperAdmin(req);
       return { retention_days: await auditRetentionDays(ctx.db.kysely) };
     },
   });
 
   r.put('/audit-logs/settings', {
+    config: { permission: 'audit:edit' },
     schema: {
       tags,
-      summary: 'Set how many days audit entries are kept (super-admin; older entries are purged hourly)',
+      summary: 'Set how many days audit entries are kept (audit:edit, the super-admin only; older entries are purged hourly)',
       body: z.object({ retention_days: z.number().int().min(1).max(36_500) }),
       response: { 200: z.object({ retention_days: z.number().int() }) },
     },
     handler: async (req) => {
-      assertSuperAdmin(req);
       return { retention_days: await setAuditRetentionDays(ctx.db, actorOf(req), req.body.retention_days) };
     },
   });

@@ -43,6 +43,8 @@ export async function reportsAdminRoutes(app: FastifyInstance, ctx: AppContext) 
   const exported = exportRowsCounter(ctx.metrics.registry);
 
   r.get('/dashboard', {
+
+    config: { permission: 'report:view' },
     schema: {
       tags: ['admin: dashboard'],
       summary: 'Cards and a zero-filled trend for today (hourly), this week or month (daily) or this year (monthly)',
@@ -54,6 +56,8 @@ export async function reportsAdminRoutes(app: FastifyInstance, ctx: AppContext) 
   });
 
   r.get('/usage/export.csv', {
+
+    config: { permission: 'bill:export' },
     schema: {
       tags: ['admin: usage'],
       summary: 'Export usage records as CSV (same filters as GET /usage), streamed',

@@ -2,8 +2,14 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { ApiError, api, authPost, call } from './client';
 import type { Me } from './types';
 
-export const STAFF_ROLES = new Set(['admin', 'super_admin']);
-export const isStaff = (me: Me | null | undefined) => !!me && STAFF_ROLES.has(me.role);
+/** Staff are every role but `user` (built-in or custom); what each may do is in `me.permissions`. */
+export const isStaff = (me: Me | null | undefined) => !!me && me.role !== 'user';
+
+/** The built-in roles, in the order the console offers them. */
+export const BUILT_IN_ROLES = ['user', 'super_admin', 'admin', 'operator', 'finance', 'auditor', 'support', 'readonly'] as const;
+
+/** True when the signed-in person holds every one of `permissions` (server/src/lib/permissions.ts). */
+export const can = (me: Me | null | undefined, ...permissions: string[]) => !!me && permissions.every((p) => me.permissions.includes(p));
 
 export const meKey = ['me'] as const;
 

@@ -3,7 +3,7 @@ import { App, Form } from 'antd';
 import { useTranslation } from 'react-i18next';
 import { useCreateUser, useGroups } from '../../api/admin';
 import { applyFormError, errorLine } from '../../api/errors';
-import { useMe } from '../../api/session';
+import { BUILT_IN_ROLES, can, useMe } from '../../api/session';
 import type { AdminUser, UserCreate } from '../../api/types';
 
 export function UserCreateDrawer({ open, onOpenChange, onCreated }: { open: boolean; onOpenChange: (o: boolean) => void; onCreated: (u: AdminUser) => void }) {
@@ -48,8 +48,8 @@ export function UserCreateDrawer({ open, onOpenChange, onCreated }: { open: bool
         name="role"
         label={t('users.fields.role')}
         tooltip={t('users.hints.role')}
-        disabled={me.data?.role !== 'super_admin'}
-        options={(['user', 'admin', 'super_admin'] as const).map((r) => ({ value: r, label: t(`roles.${r}`) }))}
+        disabled={!can(me.data, 'staff:edit')}
+        options={BUILT_IN_ROLES.map((r) => ({ value: r, label: t(`roles.${r}`) }))}
       />
       <ProFormSelect name="group" label={t('users.fields.group')} options={(groups.data?.items ?? [{ name: 'default', multiplier: '1' }]).map((g) => ({ value: g.name, label: `${g.name} ×${g.multiplier}` }))} />
       <ProFormTextArea name="remark" label={t('users.fields.remark')} fieldProps={{ autoSize: { minRows: 1, maxRows: 4 }, maxLength: 500 }} />

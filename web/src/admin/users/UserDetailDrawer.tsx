@@ -3,7 +3,7 @@ import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useGroups, useLedger, useSetPassword, useUpdateUser, useUser } from '../../api/admin';
 import { applyFormError, errorLine } from '../../api/errors';
-import { useMe } from '../../api/session';
+import { BUILT_IN_ROLES, can, useMe } from '../../api/session';
 import type { AdminUserDetail, LedgerEntry, UserPatch } from '../../api/types';
 import { Money } from '../../components/Money';
 import { QueryState } from '../../components/QueryState';
@@ -98,8 +98,8 @@ function EditForm({ u }: { u: AdminUserDetail }) {
       <Form.Item name="status" label={t('users.fields.status')} extra={u.id === me.data?.id ? t('users.cannot_disable_self') : t('users.hints.status')}>
         <Select disabled={u.id === me.data?.id} options={(['active', 'disabled'] as const).map((s) => ({ value: s, label: t(`status.${s}`) }))} />
       </Form.Item>
-      <Form.Item name="role" label={t('users.fields.role')} extra={me.data?.role !== 'super_admin' ? t('users.hints.role') : undefined}>
-        <Select disabled={me.data?.role !== 'super_admin'} options={(['user', 'admin', 'super_admin'] as const).map((r) => ({ value: r, label: t(`roles.${r}`) }))} />
+      <Form.Item name="role" label={t('users.fields.role')} extra={!can(me.data, 'staff:edit') ? t('users.hints.role') : undefined}>
+        <Select disabled={!can(me.data, 'staff:edit')} options={BUILT_IN_ROLES.map((r) => ({ value: r, label: t(`roles.${r}`) }))} />
       </Form.Item>
       <Form.Item name="group" label={t('users.fields.group')}>
         <Select options={(groups.data?.items ?? []).map((g) => ({ value: g.name, label: `${g.name} ×${g.multiplier}` }))} />
@@ -209,7 +209,7 @@ export function UserDetailDrawer({ id, onClose }: { id: number | null; onClose: 
                           <Money micros={u.available_micros} />
                         </Descriptions.Item>
                       </Descriptions>
-                      <BalanceAdjustForm user={u} canAdjust={me.data?.role === 'super_admin'} />
+                      <BalanceAdjustForm user={u} canAdjust={can(me.data, 'user:edit', 'balance:adjust')} />
                       <div>
                         <Typography.Title level={5}>{t('users.ledger')}</Typography.Title>
                         <Ledger id={u.id} />

@@ -6,7 +6,7 @@ import { useTranslation } from 'react-i18next';
 import { Clip } from '../../components/Clip';
 import { adminKeys, fetchUsers, useUpdateUser, type UserFilters } from '../../api/admin';
 import { errorLine } from '../../api/errors';
-import { useMe } from '../../api/session';
+import { BUILT_IN_ROLES, useMe } from '../../api/session';
 import type { AdminUser } from '../../api/types';
 import { useConfirm } from '../../components/confirm';
 import { Money } from '../../components/Money';
@@ -75,7 +75,7 @@ export default function UsersPage() {
       title: t('users.fields.role'),
       dataIndex: 'role',
       valueType: 'select',
-      valueEnum: { user: { text: t('roles.user') }, admin: { text: t('roles.admin') }, super_admin: { text: t('roles.super_admin') } },
+      valueEnum: Object.fromEntries(BUILT_IN_ROLES.map((r) => [r, { text: t(`roles.${r}`) }])),
       render: (_, u) => (u.role === 'user' ? t('roles.user') : <Tag color="blue">{t(`roles.${u.role}` as 'roles.admin')}</Tag>),
     },
     {

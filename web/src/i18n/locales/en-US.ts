@@ -117,8 +117,13 @@ const enUS: Catalog = {
   },
   roles: {
     user: 'User',
-    admin: 'Operator',
     super_admin: 'Super admin',
+    admin: 'Admin',
+    operator: 'Operator',
+    finance: 'Finance',
+    auditor: 'Auditor',
+    support: 'Support',
+    readonly: 'Read-only',
   },
   wallet: {
     balance: 'Balance',

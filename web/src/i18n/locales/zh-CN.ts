@@ -118,8 +118,13 @@ const zhCN = {
   },
   roles: {
     user: '用户',
-    admin: '运营',
     super_admin: '超级管理员',
+    admin: '管理员',
+    operator: '运营',
+    finance: '财务',
+    auditor: '审计员',
+    support: '客服',
+    readonly: '只读',
   },
   wallet: {
     balance: '余额',
