@@ -19,6 +19,7 @@ import { CONSOLE_HTML_HEADERS, sameOriginGuard } from './http/origin.js';
 import { gatewayRoutes } from './gateway/routes.js';
 import { channelAdminRoutes } from './gateway/admin.routes.js';
 import { accountsAdminRoutes } from './accounts/admin.routes.js';
+import { rolesAdminRoutes } from './accounts/roles.routes.js';
 import { authRoutes } from './accounts/auth.routes.js';
 import { registrationAdminRoutes } from './accounts/registration.routes.js';
 import { billingAdminRoutes } from './billing/admin.routes.js';
@@ -208,6 +209,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
         await admin.register((i) => billingAdminRoutes(i, ctx));
         await admin.register((i) => accountsAdminRoutes(i, ctx));
         await admin.register((i) => registrationAdminRoutes(i, ctx));
+        await admin.register((i) => rolesAdminRoutes(i, ctx));
         await admin.register((i) => usageAdminRoutes(i, ctx));
         await admin.register((i) => reportsAdminRoutes(i, ctx));
         await admin.register((i) => auditAdminRoutes(i, ctx));

@@ -88,11 +88,13 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const relay = new Relay({ config, catalog, keys, limiter, cooldowns, pools, money, health, touches, channelStats, metrics, log });
   const auth = createAuth(db, config, log);
   const signInGuard = new SignInGuard(db, config.login);
-  const roles = new RoleStore();
+  const roles = new RoleStore(db, log);
   const jobs = new Jobs(db, log, metrics);
 
   if (opts.live) {
     keys.subscribe(feed);
+    roles.subscribe(feed);
+    await roles.load();
     feed.on('channel', () => catalog.loadChannels());
     feed.on('price', () => catalog.loadPrices());
     feed.on('group', () => catalog.loadGroups());

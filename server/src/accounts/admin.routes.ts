@@ -9,7 +9,8 @@ import { IdParam, PageQuery, UsdAmount, pageOf } from '../http/pagination.js';
 import { parseMicros } from '../lib/money.js';
 import { adjustUserBalance } from '../billing/wallets.js';
 import { keyView, createKey, listKeys, lockKey, MAX_GRACE_SECONDS, revokeKey, rotateKey, updateKey, getKey, KEY_STATUSES } from './keys.js';
-import { createUser, freezeUser, getUserWithWallet, listUsers, ROLES, SETTABLE_USER_STATUSES, setPassword, unfreezeUser, UserNameSchema, updateUser, userView, USER_STATUSES } from './users.js';
+import { createUser, freezeUser, getUserWithWallet, listUsers, SETTABLE_USER_STATUSES, setPassword, unfreezeUser, UserNameSchema, updateUser, userView, USER_STATUSES } from './users.js';
+import { roleExists } from './role-store.js';
 
 export const UserViewSchema = z.object({
   id: z.number(),
@@ -142,6 +143,10 @@ async function assertMayActOn(ctx: AppContext, req: FastifyRequest, targetUserId
   if (target && isStaffRole(target.role)) throw new AppError('forbidden', 'Only a super-admin can act on another operator account.');
 }
 
+async function assertRoleExists(ctx: AppContext, role: string) {
+  if (!(await roleExists(ctx.db.kysely, role))) throw new AppError('validation_failed', `role: no role named '${role}'`, { path: 'role' });
+}
+
 async function assertMayActOnKey(ctx: AppContext, req: FastifyRequest, keyId: number) {
   const key = await ctx.db.kysely.selectFrom('api_keys').select('user_id').where('id', '=', keyId).executeTakeFirst();
   if (key) await assertMayActOn(ctx, req, key.user_id);
@@ -161,7 +166,8 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
       querystring: PageQuery.extend({
         q: z.string().max(200).optional().describe('email, name or id'),
         status: z.enum(USER_STATUSES).optional(),
-        role: z.enum(ROLES).optional(),
+        role: z.string().max(32).optional(),
+        staff: z.enum(['true', 'false']).optional().describe('true: staff only (every role but user); false: customers only'),
         group: z.string().optional(),
         sort: z.enum(['id', 'created_at', 'balance', 'last_login_at']).default('id'),
         order: z.enum(['asc', 'desc']).default('desc'),
@@ -170,7 +176,7 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
     },
     handler: async (req) => {
       const q = req.query;
-      return listUsers(ctx.db.kysely, { q: q.q, status: q.status, role: q.role, group: q.group, page: q.page, pageSize: q.page_size, sort: q.sort, order: q.order });
+      return listUsers(ctx.db.kysely, { q: q.q, status: q.status, role: q.role, staff: q.staff === undefined ? undefined : q.staff === 'true', group: q.group, page: q.page, pageSize: q.page_size, sort: q.sort, order: q.order });
     },
   });
 
@@ -184,7 +190,7 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
         email: z.string(),
         password: z.string().optional(),
         name: UserNameSchema.or(z.literal('').describe('empty: the part of the email before @')).optional(),
-        role: z.enum(ROLES).default('user'),
+        role: z.string().max(32).default('user').describe('user, a built-in staff role or a custom role'),
         group: z.string().optional(),
         remark: z.string().max(2000).optional(),
       }),
@@ -194,6 +200,7 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
       const b = req.body;
       // Making someone staff is managing staff.
       if (isStaffRole(b.role)) assertPermission(ctx, req, 'staff:edit', 'role');
+      await assertRoleExists(ctx, b.role);
       const { user, wallet } = await createUser(ctx.db, { ...b, email: b.email }, actorOf(req));
       return reply.code(201).send(userView(user, wallet));
     },
@@ -220,7 +227,7 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
       body: z.object({
         name: UserNameSchema.optional(),
         status: z.enum(SETTABLE_USER_STATUSES).optional().describe('frozen accounts change only through /freeze and /unfreeze'),
-        role: z.enum(ROLES).optional(),
+        role: z.string().max(32).optional().describe('user, a built-in staff role or a custom role'),
         group: z.string().optional(),
         remark: z.string().max(2000).nullable().optional(),
       }),
@@ -228,7 +235,10 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
     },
     handler: async (req) => {
       await assertMayActOn(ctx, req, req.params.id);
-      if (req.body.role !== undefined) assertPermission(ctx, req, 'staff:edit', 'role');
+      if (req.body.role !== undefined) {
+        assertPermission(ctx, req, 'staff:edit', 'role');
+        await assertRoleExists(ctx, req.body.role);
+      }
       if (req.body.status === 'disabled') assertPermission(ctx, req, 'user:disable', 'status');
       if (req.params.id === req.sessionUser?.id && (req.body.status === 'disabled' || (req.body.role && req.body.role !== req.sessionUser.role))) {
         throw new AppError('own_account', 'You cannot disable yourself or change your own role.', { path: req.body.status ? 'status' : 'role' });

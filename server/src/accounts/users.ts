@@ -43,7 +43,8 @@ export interface NewUserInput {
   /** false: only the 8-character floor (the first admin's password from the environment). */
   policy?: boolean;
   name?: string | undefined;
-  role?: Role | undefined;
+  /** 'user', a built-in staff role or a custom role's name (checked by the caller). */
+  role?: string | undefined;
   group?: string | undefined;
   remark?: string | undefined;
   emailVerified?: boolean;
@@ -206,7 +207,8 @@ export async function getUserWithWallet(ex: Executor, userId: number): Promise<{
 
 export interface UserPatch {
   name?: string | undefined;
-  role?: Role | undefined;
+  /** 'user', a built-in staff role or a custom role's name (checked by the caller). */
+  role?: string | undefined;
   status?: (typeof SETTABLE_USER_STATUSES)[number] | undefined;
   group?: string | undefined;
   remark?: string | null | undefined;
@@ -305,6 +307,8 @@ export interface UserListQuery {
   q?: string | undefined;
   status?: string | undefined;
   role?: string | undefined;
+  /** true: staff only (every role but user); false: customers only. */
+  staff?: boolean | undefined;
   group?: string | undefined;
   page: number;
   pageSize: number;
@@ -327,6 +331,7 @@ export async function listUsers(ex: Executor, q: UserListQuery) {
   }
   if (q.status) base = base.where('users.status', '=', q.status);
   if (q.role) base = base.where('users.role', '=', q.role);
+  if (q.staff !== undefined) base = base.where('users.role', q.staff ? '<>' : '=', 'user');
   if (q.group) base = base.where('users.group_name', '=', q.group);
   const total = Number((await base.select((eb) => eb.fn.countAll().as('n')).executeTakeFirst())?.n ?? 0);
   const order = q.order ?? 'desc';

@@ -3,6 +3,7 @@ import type { Db } from './index.js';
 import * as m001 from './migrations/2026_11_22_001_initial.js';
 import * as m002 from './migrations/2026_11_23_002_report_indexes.js';
 import * as m070 from './migrations/2026_12_02_070_protocols.js';
+import * as m100 from './migrations/2026_12_03_100_roles.js';
 import * as m120 from './migrations/2026_12_03_120_audit_trail.js';
 import * as m140 from './migrations/2026_12_03_140_user_freeze.js';
 import * as m141 from './migrations/2026_12_03_141_key_rotation_lock.js';
@@ -16,6 +17,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026_11_22_001_initial': m001,
   '2026_11_23_002_report_indexes': m002,
   '2026_12_02_070_protocols': m070,
+  '2026_12_03_100_roles': m100,
   '2026_12_03_120_audit_trail': m120,
   '2026_12_03_140_user_freeze': m140,
   '2026_12_03_141_key_rotation_lock': m141,

@@ -120,6 +120,16 @@ export interface ApiKeysTable {
   remark: string | null;
 }
 
+export interface RolesTable {
+  name: string;
+  description: string | null;
+  /** JSON array of `resource:action`; '[]' and unread for built-in roles (defined in lib/permissions.ts). */
+  permissions: string;
+  built_in: number;
+  created_at: Ms;
+  updated_at: Ms;
+}
+
 export interface GroupsTable {
   name: string;
   /** Price multiplier in parts per million (1 000 000 = ×1). */
@@ -303,6 +313,7 @@ export interface Database {
   wallets: WalletsTable;
   api_keys: ApiKeysTable;
   groups: GroupsTable;
+  roles: RolesTable;
   model_prices: ModelPricesTable;
   channels: ChannelsTable;
   holds: HoldsTable;

@@ -2,7 +2,7 @@ import type { Db, Executor } from '../db/index.js';
 import type { Logger } from '../log.js';
 import { CHANNEL_CHANGES, type RedisLink } from './redis.js';
 
-export type ChangeKind = 'key' | 'user' | 'channel' | 'price' | 'group' | 'setting';
+export type ChangeKind = 'key' | 'user' | 'channel' | 'price' | 'group' | 'setting' | 'role';
 const LATE_COMMIT_WINDOW_MS = 10_000;
 type Handler = (refIds: (string | null)[]) => void | Promise<void>;
 
