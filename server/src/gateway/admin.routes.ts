@@ -62,6 +62,7 @@ export async function channelAdminRoutes(app: FastifyInstance, ctx: AppContext) 
   });
 
   r.post('/channels/test-all', {
+    config: { permission: 'channel:edit' },
     schema: {
       tags,
       summary: 'Run the health check of every enabled or auto-disabled channel now',

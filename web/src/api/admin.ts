@@ -17,6 +17,7 @@ import type {
   ChannelPatch,
   DashboardPeriod,
   PriceInput,
+  RoleCreate,
   UsageQuery,
   UserCreate,
   UserPatch,
@@ -31,6 +32,8 @@ export const adminKeys = {
   user: (id: number) => ['admin', 'users', 'detail', id] as const,
   ledger: (id: number, page: number) => ['admin', 'users', 'ledger', id, page] as const,
   keys: ['admin', 'keys'] as const,
+  roles: ['admin', 'roles'] as const,
+  staff: ['admin', 'users', 'staff'] as const,
   usage: ['admin', 'usage'] as const,
   usageTotals: ['admin', 'usage', 'totals'] as const,
   audit: ['admin', 'audit'] as const,
@@ -252,4 +255,37 @@ export function fetchAuditLog(s: TableState<AuditFilters>) {
 /** The CSV of the filtered entries; the server records the export itself as an entry. */
 export function auditExportUrl(filters: AuditFilters, lang: string): string {
   return urlWithQuery('/api/admin/audit-logs/export.csv', { ...(filters as Record<string, string | number | undefined>), ...csvFormat(lang) });
+}
+
+// --- staff and roles -----------------------------------------------------------------------
+
+/** Every staff account (any role but user), oldest first. */
+export function useStaff() {
+  return useQuery({
+    queryKey: adminKeys.staff,
+    queryFn: () => call(api.GET('/api/admin/users', { params: { query: { staff: 'true', page: 1, page_size: 500, sort: 'id', order: 'asc' } } })),
+  });
+}
+
+export function useRoles(enabled = true) {
+  return useQuery({ queryKey: adminKeys.roles, queryFn: () => call(api.GET('/api/admin/roles')), enabled });
+}
+
+export function useSaveRole() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (v: { create: boolean; body: RoleCreate }) =>
+      v.create
+        ? call(api.POST('/api/admin/roles', { body: v.body }))
+        : call(api.PATCH('/api/admin/roles/{name}', { params: { path: { name: v.body.name } }, body: { permissions: v.body.permissions, description: v.body.description ?? null } })),
+    onSuccess: () => qc.invalidateQueries({ queryKey: adminKeys.roles }),
+  });
+}
+
+export function useDeleteRole() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (name: string) => call(api.DELETE('/api/admin/roles/{name}', { params: { path: { name } } })),
+    onSuccess: () => qc.invalidateQueries({ queryKey: adminKeys.roles }),
+  });
 }

@@ -11,7 +11,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Audit entries, newest first (super-admin) */
+        /** Audit entries, newest first (audit:view) */
         get: {
             parameters: {
                 query?: {
@@ -88,7 +88,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Export audit entries as CSV, oldest first (super-admin; the export is itself audited) */
+        /** Export audit entries as CSV, oldest first (audit:export; the export is itself audited) */
         get: {
             parameters: {
                 query?: {
@@ -140,7 +140,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Audit log retention (super-admin) */
+        /** Audit log retention (audit:view) */
         get: {
             parameters: {
                 query?: never;
@@ -163,7 +163,7 @@ export interface paths {
                 };
             };
         };
-        /** Set how many days audit entries are kept (super-admin; older entries are purged hourly) */
+        /** Set how many days audit entries are kept (audit:edit, the super-admin only; older entries are purged hourly) */
         put: {
             parameters: {
                 query?: never;

@@ -1,5 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { ApiError, api, authPost, call } from './client';
+import type { TFunction } from 'i18next';
 import type { Me } from './types';
 
 /** Staff are every role but `user` (built-in or custom); what each may do is in `me.permissions`. */
@@ -7,6 +8,9 @@ export const isStaff = (me: Me | null | undefined) => !!me && me.role !== 'user'
 
 /** The built-in roles, in the order the console offers them. */
 export const BUILT_IN_ROLES = ['user', 'super_admin', 'admin', 'operator', 'finance', 'auditor', 'support', 'readonly'] as const;
+
+/** A role's name for people: the translated name of a built-in role, a custom role's own name. */
+export const roleLabel = (t: TFunction, role: string): string => ((BUILT_IN_ROLES as readonly string[]).includes(role) ? t(`roles.${role}` as 'roles.user') : role);
 
 /** True when the signed-in person holds every one of `permissions` (server/src/lib/permissions.ts). */
 export const can = (me: Me | null | undefined, ...permissions: string[]) => !!me && permissions.every((p) => me.permissions.includes(p));

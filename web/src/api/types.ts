@@ -50,6 +50,10 @@ export type AdminKeyQuery = QueryOf<'/api/admin/keys'>;
 export type AdminKeyPatch = BodyOf<'/api/admin/keys/{id}', 'patch'>;
 export type AdminKeyCreate = BodyOf<'/api/admin/keys', 'post'>;
 
+export type RolesList = ResponseOf<'/api/admin/roles', 'get'>;
+export type AdminRole = RolesList['items'][number];
+export type RoleCreate = BodyOf<'/api/admin/roles', 'post'>;
+
 export type UsageRecord = ResponseOf<'/api/admin/usage', 'get'>['items'][number];
 export type UsageQuery = QueryOf<'/api/admin/usage'>;
 export type UsageTotals = ResponseOf<'/api/admin/usage/totals', 'get'>;

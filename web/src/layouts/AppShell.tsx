@@ -5,7 +5,7 @@ import { Suspense, useEffect, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useLocation, useNavigate } from 'react-router';
 import { errorLine } from '../api/errors';
-import { isStaff, useSignOut } from '../api/session';
+import { isStaff, roleLabel, useSignOut } from '../api/session';
 import type { Me } from '../api/types';
 import { LanguageSwitch } from '../components/LanguageSwitch';
 import { chunksLoaded, PageErrorBoundary } from '../components/PageError';
@@ -90,7 +90,7 @@ export function AppShell({ area, me, menu, children }: ShellProps) {
         title: (
           <span data-testid="account-menu" style={{ display: 'inline-flex', alignItems: 'center', gap: 6 }}>
             {screens.md ? me.email : null}
-            {screens.md && me.role !== 'user' ? <Tag style={{ marginInlineEnd: 0 }}>{t(`roles.${me.role}` as 'roles.user')}</Tag> : null}
+            {screens.md && me.role !== 'user' ? <Tag style={{ marginInlineEnd: 0 }}>{roleLabel(t, me.role)}</Tag> : null}
           </span>
         ),
         render: (_p, dom) => (

@@ -4,6 +4,7 @@ import { Button, Descriptions, Drawer, Grid, Table, Tag, Tooltip, Typography } f
 import { useCallback, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { adminKeys, auditExportUrl, fetchAuditLog, type AuditFilters } from '../../api/admin';
+import { can, useMe } from '../../api/session';
 import type { AuditEntry } from '../../api/types';
 import { Clip } from '../../components/Clip';
 import { ServerTable } from '../../components/ServerTable';
@@ -106,6 +107,7 @@ function EntryDrawer({ entry, onClose }: { entry: AuditEntry | null; onClose: ()
 export default function AuditPage() {
   const { t, i18n } = useTranslation();
   const phone = usePhone();
+  const me = useMe();
   const [open, setOpen] = useState<AuditEntry | null>(null);
   const table = useServerTable<AuditEntry, AuditFilters>({
     queryKey: adminKeys.audit,
@@ -185,9 +187,11 @@ export default function AuditPage() {
         search={{ defaultCollapsed: true }}
         headerTitle={t('audit.entries')}
         toolBarRender={() => [
-          <Button key="csv" icon={<DownloadOutlined />} href={auditExportUrl(table.state.filters, i18n.language)} download data-testid="audit-export">
-            {t('audit.export_csv')}
-          </Button>,
+          can(me.data, 'audit:export') ? (
+            <Button key="csv" icon={<DownloadOutlined />} href={auditExportUrl(table.state.filters, i18n.language)} download data-testid="audit-export">
+              {t('audit.export_csv')}
+            </Button>
+          ) : null,
         ]}
       />
       <EntryDrawer entry={open} onClose={() => setOpen(null)} />

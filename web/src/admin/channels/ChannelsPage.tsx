@@ -3,6 +3,7 @@ import { PageContainer, type ProColumns } from '@ant-design/pro-components';
 import { App, Badge, Button, Dropdown, Empty, Space, Tag, Tooltip, Typography } from 'antd';
 import { useCallback, useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import { can, useMe } from '../../api/session';
 import { Clip } from '../../components/Clip';
 import { adminKeys, useDeleteChannel, useSaveChannel, useTestAllChannels, useTestChannel } from '../../api/admin';
 import { api, call } from '../../api/client';
@@ -33,6 +34,7 @@ const toFilters = (v: Record<string, unknown>): Filters => ({
 
 export default function ChannelsPage() {
   const { t, i18n } = useTranslation();
+  const me = useMe();
   const { message, notification } = App.useApp();
   const { confirm, typed } = useConfirm();
   const drawer = useDrawer<Channel>();
@@ -264,9 +266,12 @@ export default function ChannelsPage() {
           </Empty>
         }
         toolBarRender={() => [
-          <Button key="test-all" icon={<ThunderboltOutlined />} loading={testAll.isPending} onClick={() => void runTestAll()} data-testid="channels-test-all">
-            {t('channels.test_all')}
-          </Button>,
+          can(me.data, 'channel:edit') ? (
+            <Button key="test-all" icon={<ThunderboltOutlined />} loading={testAll.isPending} onClick={() => void runTestAll()} data-testid="channels-test-all">
+              {t('channels.test_all')}
+            </Button>
+          ) : null,
+          !can(me.data, 'channel:create') ? null : (
           <Button
             key="new"
             type="primary"
@@ -275,7 +280,8 @@ export default function ChannelsPage() {
             onClick={() => drawer.show(null)}
           >
             {t('channels.new')}
-          </Button>,
+          </Button>
+          ),
         ]}
       />
       <ChannelDrawer key={drawer.session} channel={drawer.target} open={drawer.open} onOpenChange={drawer.setOpen} />

@@ -3,6 +3,7 @@ import { PlusOutlined } from '@ant-design/icons';
 import { App, Button, Dropdown, Space, Tooltip, Typography } from 'antd';
 import { useCallback, useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import { can, useMe } from '../../api/session';
 import { Clip } from '../../components/Clip';
 import { adminKeys, fetchKeys, useRevokeKey, useUpdateKey, type KeyFilters } from '../../api/admin';
 import { errorLine } from '../../api/errors';
@@ -28,6 +29,7 @@ const toFilters = (v: Record<string, unknown>): KeyFilters => ({
 
 export default function KeysPage() {
   const { t } = useTranslation();
+  const me = useMe();
   const { message } = App.useApp();
   const { confirm } = useConfirm();
   const update = useUpdateKey();
@@ -147,11 +149,11 @@ export default function KeysPage() {
         phoneColumns={['display', 'state']}
         rowKey="id"
         headerTitle={t('keys.list')}
-        toolBarRender={() => [
+        toolBarRender={() => (!can(me.data, 'key:create') ? [] : [
           <Button key="new" type="primary" icon={<PlusOutlined />} onClick={() => creating.show()} data-testid="key-new">
             {t('keys.new')}
           </Button>,
-        ]}
+        ])}
       />
       <KeyCreateDrawer key={creating.session} open={creating.open} onOpenChange={creating.setOpen} onCreated={setCreated} />
       <NewKeyModal created={created} onClose={() => setCreated(null)} />

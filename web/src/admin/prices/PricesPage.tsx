@@ -4,6 +4,7 @@ import { App, Button, Form, Space, Tag, Tooltip, Typography } from 'antd';
 import type { TFunction } from 'i18next';
 import { useCallback } from 'react';
 import { useTranslation } from 'react-i18next';
+import { can, useMe } from '../../api/session';
 import { adminKeys, useDeletePrice, useSetPrice } from '../../api/admin';
 import { api, call } from '../../api/client';
 import { applyFormError, errorLine } from '../../api/errors';
@@ -128,6 +129,7 @@ function PriceDrawer({ row, open, onOpenChange }: { row: Row | null; open: boole
 
 export default function PricesPage() {
   const { t } = useTranslation();
+  const me = useMe();
   const { message } = App.useApp();
   const { typed } = useConfirm();
   const drawer = useDrawer<Row>();
@@ -222,11 +224,11 @@ export default function PricesPage() {
         phoneColumns={['model', 'input', 'output']}
         rowKey="model"
         headerTitle={t('prices.list')}
-        toolBarRender={() => [
+        toolBarRender={() => (!can(me.data, 'price:edit') ? [] : [
           <Button key="new" type="primary" icon={<PlusOutlined />} onClick={() => drawer.show(null)} data-testid="price-new">
             {t('prices.new')}
           </Button>,
-        ]}
+        ])}
       />
       <PriceDrawer key={drawer.session} row={drawer.target} open={drawer.open} onOpenChange={drawer.setOpen} />
     </PageContainer>

@@ -1,9 +1,9 @@
 import { App, Button, Descriptions, Drawer, Form, Input, Select, Space, Table, Tabs, Tag, Typography } from 'antd';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { useGroups, useLedger, useSetPassword, useUpdateUser, useUser } from '../../api/admin';
+import { useGroups, useLedger, useRoles, useSetPassword, useUpdateUser, useUser } from '../../api/admin';
 import { applyFormError, errorLine } from '../../api/errors';
-import { BUILT_IN_ROLES, can, useMe } from '../../api/session';
+import { BUILT_IN_ROLES, can, roleLabel, useMe } from '../../api/session';
 import type { AdminUserDetail, LedgerEntry, UserPatch } from '../../api/types';
 import { Money } from '../../components/Money';
 import { QueryState } from '../../components/QueryState';
@@ -21,7 +21,7 @@ function Overview({ u }: { u: AdminUserDetail }) {
           <Typography.Text copyable>{u.email}</Typography.Text>
         </Descriptions.Item>
         <Descriptions.Item label={t('users.fields.name')}>{u.name || '—'}</Descriptions.Item>
-        <Descriptions.Item label={t('users.fields.role')}>{t(`roles.${u.role}` as 'roles.user')}</Descriptions.Item>
+        <Descriptions.Item label={t('users.fields.role')}>{roleLabel(t, u.role)}</Descriptions.Item>
         <Descriptions.Item label={t('users.fields.status')}>
           <StatusTag status={u.status} />
         </Descriptions.Item>
@@ -70,6 +70,9 @@ function EditForm({ u }: { u: AdminUserDetail }) {
   const update = useUpdateUser();
   const groups = useGroups();
   const me = useMe();
+  // Custom roles too, for whoever may see them; built-in names otherwise.
+  const roles = useRoles(can(me.data, 'role:view'));
+  const roleNames = roles.data?.items.map((r) => r.name) ?? [...BUILT_IN_ROLES];
   return (
     <Form<UserPatch>
       form={form}
@@ -99,7 +102,7 @@ function EditForm({ u }: { u: AdminUserDetail }) {
         <Select disabled={u.id === me.data?.id} options={(['active', 'disabled'] as const).map((s) => ({ value: s, label: t(`status.${s}`) }))} />
       </Form.Item>
       <Form.Item name="role" label={t('users.fields.role')} extra={!can(me.data, 'staff:edit') ? t('users.hints.role') : undefined}>
-        <Select disabled={!can(me.data, 'staff:edit')} options={BUILT_IN_ROLES.map((r) => ({ value: r, label: t(`roles.${r}`) }))} />
+        <Select disabled={!can(me.data, 'staff:edit')} options={roleNames.map((r) => ({ value: r, label: roleLabel(t, r) }))} />
       </Form.Item>
       <Form.Item name="group" label={t('users.fields.group')}>
         <Select options={(groups.data?.items ?? []).map((g) => ({ value: g.name, label: `${g.name} ×${g.multiplier}` }))} />

@@ -6,7 +6,7 @@ import { useTranslation } from 'react-i18next';
 import { Clip } from '../../components/Clip';
 import { adminKeys, fetchUsers, useUpdateUser, type UserFilters } from '../../api/admin';
 import { errorLine } from '../../api/errors';
-import { BUILT_IN_ROLES, useMe } from '../../api/session';
+import { BUILT_IN_ROLES, can, roleLabel, useMe } from '../../api/session';
 import type { AdminUser } from '../../api/types';
 import { useConfirm } from '../../components/confirm';
 import { Money } from '../../components/Money';
@@ -76,7 +76,7 @@ export default function UsersPage() {
       dataIndex: 'role',
       valueType: 'select',
       valueEnum: Object.fromEntries(BUILT_IN_ROLES.map((r) => [r, { text: t(`roles.${r}`) }])),
-      render: (_, u) => (u.role === 'user' ? t('roles.user') : <Tag color="blue">{t(`roles.${u.role}` as 'roles.admin')}</Tag>),
+      render: (_, u) => (u.role === 'user' ? t('roles.user') : <Tag color="blue">{roleLabel(t, u.role)}</Tag>),
     },
     {
       title: t('users.fields.status'),
@@ -151,11 +151,11 @@ export default function UsersPage() {
         phoneColumns={['email', 'balance']}
         rowKey="id"
         headerTitle={t('users.list')}
-        toolBarRender={() => [
+        toolBarRender={() => (!can(me.data, 'user:create') ? [] : [
           <Button key="new" type="primary" icon={<PlusOutlined />} onClick={() => creating.show()} data-testid="user-new">
             {t('users.new')}
           </Button>,
-        ]}
+        ])}
       />
       <UserCreateDrawer key={creating.session} open={creating.open} onOpenChange={creating.setOpen} onCreated={(u) => setDetail(u.id)} />
       <UserDetailDrawer id={detail} onClose={() => setDetail(null)} />
