@@ -40,7 +40,7 @@ describe('custom roles', () => {
     expect(finance).toMatchObject({ built_in: true, permissions: expect.arrayContaining(['balance:adjust', 'user:edit']) });
     expect(r.body.items.find((x: { name: string }) => x.name === 'super_admin').users).toBe(1);
     expect(r.body.permission_groups.find((g: { resource: string }) => g.resource === 'key').permissions).toEqual(['key:view', 'key:create', 'key:edit', 'key:export', 'key:disable', 'key:reveal']);
-    expect(r.body.super_admin_only).toEqual(['staff:edit', 'role:edit']);
+    expect(r.body.super_admin_only).toEqual(['staff:edit', 'role:edit', 'audit:edit']);
     // An admin may look (role:view) but not compose (role:edit).
     expect((await admin.get('/api/admin/roles')).status).toBe(200);
     const denied = await admin.post('/api/admin/roles', { name: 'mine', permissions: ['balance:adjust'] });
