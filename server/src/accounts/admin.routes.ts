@@ -252,6 +252,7 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
   // The reason is checked by the service (400 with path "reason"), so a missing one reads the same as a blank one.
   const ReasonBody = z.object({ reason: z.string().optional().describe('required: why (kept on the account and in the audit log)') }).optional();
   r.post('/users/:id/freeze', {
+    config: { permission: 'user:disable' },
     schema: {
       tags,
       summary: "Freeze an account (reason required): its keys are refused with 403 account_frozen everywhere within seconds, its sessions end, it cannot sign in",
@@ -270,6 +271,7 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
   });
 
   r.post('/users/:id/unfreeze', {
+    config: { permission: 'user:disable' },
     schema: { tags, summary: 'Unfreeze an account (reason required); its keys work again within seconds', params: IdParam, body: ReasonBody, response: { 200: UserViewSchema } },
     handler: async (req) => {
       await getUserWithWallet(ctx.db.kysely, req.params.id);
@@ -385,6 +387,7 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
   });
 
   r.post('/keys/:id/rotate', {
+    config: { permission: 'key:edit' },
     schema: {
       tags: keyTags,
       summary: 'Rotate a key: a new secret (shown once); the previous one works for grace_seconds, then 401 key_rotated',
@@ -402,6 +405,7 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
   });
 
   r.post('/keys/:id/lock', {
+    config: { permission: 'key:disable' },
     schema: {
       tags: keyTags,
       summary: 'Lock a key that may have leaked (reason required): refused at once everywhere with 401 key_locked; its owner sees a notice',
