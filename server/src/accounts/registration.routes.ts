@@ -22,11 +22,13 @@ export async function registrationAdminRoutes(app: FastifyInstance, ctx: AppCont
   const tags = ['sign-in'];
 
   r.get('/settings/registration', {
+    config: { permission: 'setting:view' },
     schema: { tags, summary: 'Who may sign up', response: { 200: z.object({ mode: z.enum(REGISTRATION_MODES) }) } },
     handler: async () => ({ mode: await getRegistration(ctx.db) }),
   });
 
   r.put('/settings/registration', {
+    config: { permission: 'setting:edit' },
     schema: {
       tags,
       summary: 'Set who may sign up: open, closed, or invite_only (sign-up needs an invite code)',
@@ -42,11 +44,13 @@ export async function registrationAdminRoutes(app: FastifyInstance, ctx: AppCont
   });
 
   r.get('/invites', {
+    config: { permission: 'user:view' },
     schema: { tags, summary: 'Invite codes (the codes themselves are shown only when created)', response: { 200: z.object({ data: z.array(InviteSchema) }) } },
     handler: async () => ({ data: await listInvites(ctx.db) }),
   });
 
   r.post('/invites', {
+    config: { permission: 'user:create' },
     schema: {
       tags,
       summary: 'Create an invite code (shown once)',
@@ -61,6 +65,7 @@ export async function registrationAdminRoutes(app: FastifyInstance, ctx: AppCont
   });
 
   r.delete('/invites/:id', {
+    config: { permission: 'user:create' },
     schema: { tags, summary: 'Delete an unused invite code', params: IdParam, response: { 204: z.null() } },
     handler: async (req, reply) => {
       await deleteInvite(ctx.db, req.params.id);

@@ -1641,6 +1641,165 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/roles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List roles (built-in first) and the permission catalogue */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                built_in: boolean;
+                                description: string | null;
+                                name: string;
+                                permissions: string[];
+                                /** @description accounts holding the role */
+                                users: number;
+                            }[];
+                            /** @description every permission, grouped by resource */
+                            permission_groups: {
+                                permissions: string[];
+                                resource: string;
+                            }[];
+                            /** @description permissions a custom role may not include */
+                            super_admin_only: string[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create a custom role */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        description?: string | null;
+                        name: string;
+                        permissions: string[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            built_in: boolean;
+                            description: string | null;
+                            name: string;
+                            permissions: string[];
+                            /** @description accounts holding the role */
+                            users: number;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/roles/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a custom role nobody holds */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Change a custom role's permissions or description (live in every process) */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    name: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        description?: string | null;
+                        permissions?: string[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            built_in: boolean;
+                            description: string | null;
+                            name: string;
+                            permissions: string[];
+                            /** @description accounts holding the role */
+                            users: number;
+                        };
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
     "/api/admin/settings/registration": {
         parameters: {
             query?: never;
@@ -2005,8 +2164,10 @@ export interface paths {
                     page_size?: number;
                     /** @description email, name or id */
                     q?: string;
-                    role?: "user" | "admin" | "super_admin";
+                    role?: string;
                     sort?: "id" | "created_at" | "balance" | "last_login_at";
+                    /** @description true: staff only (every role but user); false: customers only */
+                    staff?: "true" | "false";
                     status?: "active" | "disabled" | "frozen";
                 };
                 header?: never;
@@ -2077,10 +2238,10 @@ export interface paths {
                         password?: string;
                         remark?: string;
                         /**
+                         * @description user, a built-in staff role or a custom role
                          * @default user
-                         * @enum {string}
                          */
-                        role?: "user" | "admin" | "super_admin";
+                        role?: string;
                     };
                 };
             };
@@ -2210,8 +2371,8 @@ export interface paths {
                         group?: string;
                         name?: string;
                         remark?: string | null;
-                        /** @enum {string} */
-                        role?: "user" | "admin" | "super_admin";
+                        /** @description user, a built-in staff role or a custom role */
+                        role?: string;
                         /**
                          * @description frozen accounts change only through /freeze and /unfreeze
                          * @enum {string}
@@ -2272,7 +2433,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Add or deduct cash by hand (super-admin; needs a reason; idempotent)
+         * Add or deduct cash by hand (user:edit + balance:adjust; needs a reason; idempotent)
          * @description Positive amounts add cash (and pay off arrears first); negative amounts deduct and never take cash below zero or uncover a call in progress. Send the same Idempotency-Key (header or field) to retry safely.
          */
         post: {
@@ -3299,7 +3460,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The signed-in user (any role) */
+        /** The signed-in user (any role) and the permissions their role gives */
         get: {
             parameters: {
                 query?: never;
@@ -3319,6 +3480,8 @@ export interface paths {
                             email: string;
                             id: number;
                             name: string;
+                            /** @description `resource:action`, e.g. `user:edit`; empty for a customer */
+                            permissions: string[];
                             role: string;
                         };
                     };
