@@ -115,6 +115,13 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
     });
   });
 
+  // The same for the address: an id or name with %00 in it reaches a query as a parameter.
+  app.addHook('onRequest', async (req) => {
+    if (req.url.startsWith('/api') && /%00|\u0000/i.test(req.url)) {
+      throw new AppError('validation_failed', 'the address must not contain NUL characters (%00)', { path: 'url' });
+    }
+  });
+
   app.setErrorHandler((err, req, reply) => {
     const e = toAppError(err);
     if (e.status >= 500 && e.code === 'internal') req.log.error({ err, url: req.url }, 'request failed');

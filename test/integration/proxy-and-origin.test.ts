@@ -16,12 +16,15 @@ let ipKey: string;
 
 beforeAll(async () => {
   up = await startFakeUpstream();
-  plain = await startTestServer();
+  // These cases are about better-auth's per-address limit and cookies; the account lockout
+  // (accounts/lockout.ts, tested in sign-in-lockout.test.ts) would lock the admin first.
+  const noLockout = { LOGIN_MAX_FAILURES: '1000', LOGIN_IP_MAX_FAILURES: '1000' };
+  plain = await startTestServer({ env: noLockout });
   await addChannel(plain.ctx, up.url);
   await addPrice(plain.ctx, 'gpt-4o-mini', { input: '1', output: '2' });
   ipKey = (await addUserWithKey(plain.ctx, { balanceUsd: '5', key: { ips: ['10.0.0.0/8'] } })).key;
-  oneHop = await startTestServer({ db: plain.db, env: { TRUST_PROXY: '1' } });
-  listed = await startTestServer({ db: plain.db, env: { TRUST_PROXY: '10.0.0.0/8' } });
+  oneHop = await startTestServer({ db: plain.db, env: { ...noLockout, TRUST_PROXY: '1' } });
+  listed = await startTestServer({ db: plain.db, env: { ...noLockout, TRUST_PROXY: '10.0.0.0/8' } });
 });
 afterAll(async () => {
   await oneHop?.stop();

@@ -157,6 +157,7 @@ export async function authRoutes(app: FastifyInstance, ctx: AppContext) {
       const isSignUp = url.pathname === '/api/auth/sign-up/email' && req.method === 'POST';
       let inviteId: number | null = null;
       if (isSignUp) {
+        if (body === undefined) throw new AppError('validation_failed', 'email: an email address is required', { path: 'email' });
         const gate = await admitSignUp(ctx, body as SignUpBody);
         if (gate === 'exists') return reply.code(200).type('application/json; charset=utf-8').send(SIGN_UP_ACCEPTED);
         inviteId = gate;

@@ -164,6 +164,7 @@ export default function ChannelsPage() {
         c.health.calls_1h === 0 ? (
           <Typography.Text type="secondary">{t('channels.last_hour_none')}</Typography.Text>
         ) : (
+          <Tooltip title={c.health.last_error ? `${t('channels.last_error')}: ${c.health.last_error} (${formatDateTime(c.health.last_error_at)})` : undefined}>
           <Space direction="vertical" size={0} data-testid={`channel-health-${c.id}`}>
             <Badge
               status={c.health.errors_1h === 0 ? 'success' : (c.health.error_rate_1h ?? 0) >= 0.5 ? 'error' : 'warning'}
@@ -173,10 +174,12 @@ export default function ChannelsPage() {
               {t('channels.last_hour_calls', { count: c.health.calls_1h })}
             </Typography.Text>
           </Space>
+          </Tooltip>
         ),
     },
     {
       title: t('channels.last_error'),
+      key: 'last_error',
       dataIndex: ['health', 'last_error'],
       search: false,
       render: (_, c) =>
@@ -254,7 +257,8 @@ export default function ChannelsPage() {
         table={table}
         columns={columns}
         settingsKey="admin.channels"
-        hiddenColumns={['priority', 'weight', 'groups', 'last_test_ms']}
+        // The last error is also the last hour's tooltip; its own column is one click away in the settings.
+        hiddenColumns={['priority', 'weight', 'groups', 'last_test_ms', 'last_error']}
         phoneColumns={['name', 'status']}
         rowKey="id"
         headerTitle={t('channels.list')}
