@@ -128,6 +128,13 @@ describe('parsePpm / formatPpm', () => {
     for (const bad of ['-1', '0.0000001', 'abc', '', '1.', '.5', '1e2']) expect(() => parsePpm(bad), bad).toThrow(RangeError);
   });
 
+  it('refuses values above one million, which would overflow bigint sums', () => {
+    expect(parsePpm('1000000')).toBe(1_000_000 * 1_000_000);
+    expect(parsePpm('0001000000')).toBe(1_000_000 * 1_000_000);
+    for (const big of ['1000000.5', '1000001', '99999999999999999999']) expect(() => parsePpm(big), big).toThrow(/at most 1000000/);
+    expect(() => parsePpm(1e21)).toThrow(RangeError);
+  });
+
   it('formats back', () => {
     expect(formatPpm(1_000_000)).toBe('1');
     expect(formatPpm(1_500_000)).toBe('1.5');

@@ -51,11 +51,18 @@ export function costMicros(price: PriceCard, usage: TokenUsage, multiplierPpm: n
 }
 
 /** Parts per million from a decimal ratio string ("1.5" → 1 500 000), exact. */
+const MAX_PPM = 1_000_000 * 1_000_000;
+
 export function parsePpm(input: string | number, what = 'ratio'): number {
   const text = String(input).trim();
   const m = /^(\d+)(?:\.(\d{1,6}))?$/.exec(text);
   if (!m) throw new RangeError(`${what} must be a non-negative decimal with at most 6 places (got "${input}")`);
-  return Number(m[1]) * 1_000_000 + Number((m[2] ?? '').padEnd(6, '0'));
+  // Ratios and multipliers are stored as bigint ppm; a cap of one million keeps every
+  // product with a micro-dollar amount far inside 2^63 (an unbounded value overflowed
+  // PostgreSQL's bigint and came back as a 500).
+  const ppm = m[1]!.replace(/^0+(?=\d)/, '').length > 7 ? Infinity : Number(m[1]) * 1_000_000 + Number((m[2] ?? '').padEnd(6, '0'));
+  if (ppm > MAX_PPM) throw new RangeError(`${what} must be at most 1000000 (got "${input}")`);
+  return ppm;
 }
 
 export function formatPpm(ppm: number): string {
