@@ -10,7 +10,7 @@ import { drawerSubmit, expectToast, launch, openSession, pickOption, shot, signI
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 800 };
 const DESK_EMAIL = 'desk@example.com';
-const DESK_PASSWORD = 'desk-password-123';
+const DESK_PASSWORD = 'front-line-9731'; // the policy refuses one containing the address's "desk"
 
 let server: TestServer;
 let browser: Browser;

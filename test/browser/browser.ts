@@ -34,6 +34,9 @@ export async function openSession(
   const phone = viewport.width < 600;
   const context = await browser.newContext({ baseURL, locale, timezoneId, viewport, deviceScaleFactor: 1, isMobile: phone, hasTouch: phone, acceptDownloads: true });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: baseURL });
+  // Every toast the page shows is written down as it appears: a 3-second toast can come and go
+  // while a loaded CI machine is still returning from the click that caused it.
+  await context.addInitScript(TOAST_RECORDER);
   const page = await context.newPage();
   page.setDefaultTimeout(15_000);
   const s: Session = { context, page, errors: [], lang: locale, width: viewport.width };
@@ -109,24 +112,30 @@ export function confirmOk(page: Page): Locator {
 /** Pick `option` in the antd Select that holds the form field `#id` (a query form's select). */
 export async function pickOption(page: Page, id: string, option: string | RegExp): Promise<void> {
   await page.locator('.ant-select').filter({ has: page.locator(`#${id}`) }).click();
-  await openDropdown(page).locator('.ant-select-item-option').filter({ hasText: option }).first().click();
-  await dropdownGone(page);
+  await pickIn(page, option);
+}
+
+/** Click the option in the open drop-down until the drop-down has closed (it may miss while it opens). */
+async function pickIn(page: Page, option: string | RegExp): Promise<void> {
+  const item = openDropdown(page).locator('.ant-select-item-option').filter({ hasText: option }).first();
+  await clickUntil(item, () => dropdownGone(page));
 }
 
 /**
  * A single select's drop-down closes after a pick with an animation; a click aimed at a button
  * beneath it meanwhile lands on the drop-down (under load it took CI past its click timeout).
  */
-async function dropdownGone(page: Page): Promise<void> {
-  await page.waitForFunction("!document.querySelector('.ant-select-dropdown:not(.ant-select-dropdown-hidden)')", undefined, { timeout: 3000, polling: 50 }).catch(() => {});
+async function dropdownGone(page: Page): Promise<boolean> {
+  return page
+    .waitForFunction("!document.querySelector('.ant-select-dropdown:not(.ant-select-dropdown-hidden)')", undefined, { timeout: 3000, polling: 50 })
+    .then(() => true, () => false);
 }
 
 /** Type into a searching select (a user or key picker, by its test id) and pick the option that shows up. */
 export async function searchAndPick(page: Page, testId: string, typed: string, option: string | RegExp = typed): Promise<void> {
   await page.getByTestId(testId).click();
   await page.getByTestId(testId).locator('input').fill(typed);
-  await openDropdown(page).locator('.ant-select-item-option').filter({ hasText: option }).first().click();
-  await dropdownGone(page);
+  await pickIn(page, option);
 }
 
 /** The select drop-down on screen (antd keeps closed ones in the page, hidden). */
@@ -151,9 +160,63 @@ export async function provoking(s: Session, fn: () => Promise<void>, alsoExpecte
   s.errors.push(...caused.filter((e) => !/Failed to load resource/.test(e) && !alsoExpected?.test(e)));
 }
 
-/** Wait for a toast message with this text. */
-export async function expectToast(page: Page, text: string): Promise<void> {
-  await page.locator('.ant-message-notice').filter({ hasText: text }).first().waitFor();
+const TOAST_RECORDER = `(() => {
+  const seen = new WeakSet();
+  window.__toasts = [];
+  new MutationObserver(() => {
+    for (const n of document.querySelectorAll('.ant-message-notice')) {
+      const text = (n.textContent || '').trim();
+      if (text && !seen.has(n)) { seen.add(n); window.__toasts.push(text); }
+    }
+  }).observe(document, { childList: true, subtree: true, characterData: true });
+})()`;
+
+/** Has a toast with this text been shown since the last check for it? Takes it off the record. */
+async function tookToast(page: Page, text: string, timeout: number): Promise<boolean> {
+  const probe = `(() => { const i = (window.__toasts || []).findIndex((t) => t.includes(${JSON.stringify(text)})); if (i < 0) return false; window.__toasts.splice(i, 1); return true; })()`;
+  // Polled with evaluate: the record lives in the page's own world, where waitForFunction does not look.
+  const until = Date.now() + timeout;
+  for (;;) {
+    if (await page.evaluate<boolean>(probe).catch(() => false)) return true;
+    if (Date.now() > until) return false;
+    await page.waitForTimeout(50);
+  }
+}
+
+/** Wait for a toast message with this text (shown now, or shown and gone since the last check). */
+export async function expectToast(page: Page, text: string, timeout = 15_000): Promise<void> {
+  if (!(await tookToast(page, text, timeout))) throw new Error(`no toast "${text}" within ${timeout} ms; toasts seen: ${JSON.stringify(await page.evaluate('window.__toasts'))}`);
+}
+
+/**
+ * Click until `done` holds. Under load a click can land during an opening animation and do
+ * nothing; a person clicks again, and so does the test (at most `tries` times).
+ */
+export async function clickUntil(target: Locator, done: () => Promise<boolean>, tries = 3): Promise<void> {
+  await target.click();
+  for (let i = 1; ; i++) {
+    if (await done()) return;
+    // The first click may yet have worked, only late: a target gone meanwhile is not an error.
+    await target.click({ timeout: 2000 }).catch(() => {});
+    if (i >= tries) {
+      if (await done()) return;
+      throw new Error(`clicked ${tries} times; nothing happened`);
+    }
+  }
+}
+
+/** Click a copy button until its "copied" toast shows. */
+export async function copyWith(page: Page, button: Locator, toast: string): Promise<void> {
+  await clickUntil(button, () => tookToast(page, toast, 4000));
+}
+
+/** Close the "here is your new key" modal with its "I have saved it" button. */
+export async function closeNewKey(page: Page): Promise<void> {
+  const done = page.getByTestId('new-key-done');
+  await done.waitFor();
+  await clickUntil(done, () =>
+    page.getByTestId('new-key-modal').waitFor({ state: 'detached', timeout: 4000 }).then(() => true, () => false),
+  );
 }
 
 /** Click the table's reload button until `locator` shows up (usage is written just after the call). */

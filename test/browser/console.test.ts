@@ -17,6 +17,8 @@ import { ADMIN_EMAIL, ADMIN_PASSWORD, REPO_ROOT, startTestServer, type TestServe
 import {
   confirmOk,
   drawerSubmit,
+  closeNewKey,
+  copyWith,
   expectToast,
   horizontalOverflow,
   launch,
@@ -243,11 +245,10 @@ describe('web console', () => {
     await modal.getByText('请立即复制并妥善保存此密钥').waitFor();
     apiKey = await page.getByTestId('new-key-value').inputValue();
     expect(apiKey).toMatch(/^sk-[A-Za-z0-9]{32}$/);
-    await page.getByTestId('new-key-value-copy').click();
-    await expectToast(page, '已复制到剪贴板');
+    await copyWith(page, page.getByTestId('new-key-value-copy'), '已复制到剪贴板');
     expect(await page.evaluate<string>('navigator.clipboard.readText()')).toBe(apiKey);
     await shot(user, 'console-key-created');
-    await page.getByTestId('new-key-done').click();
+    await closeNewKey(page);
     await page.getByText(`${apiKey.slice(0, 7)}…${apiKey.slice(-4)}`).first().waitFor();
     await page.getByTestId('new-key-modal').waitFor({ state: 'detached' });
     expect((await page.content()).includes(apiKey), 'full key still on the page').toBe(false);
@@ -265,8 +266,7 @@ describe('web console', () => {
     await page.locator('#key_ips').press('Enter');
     await shot(user, 'console-key-drawer-limits');
     await drawerSubmit(page).click();
-    await page.getByTestId('new-key-done').click();
-    await page.getByTestId('new-key-modal').waitFor({ state: 'detached' });
+    await closeNewKey(page);
     const bot = rowWith(page, 'ci-bot');
     await bot.getByText('$0.00 / $1.00').waitFor();
     await bot.getByText('允许的模型: gpt-4o-mini').waitFor();
@@ -287,8 +287,7 @@ describe('web console', () => {
     expect(await page.locator('.ant-drawer-open .ant-select-selection-item').count()).toBe(0);
     await page.getByTestId('key-name').fill('temp');
     await drawerSubmit(page).click();
-    await page.getByTestId('new-key-done').click();
-    await page.getByTestId('new-key-modal').waitFor({ state: 'detached' });
+    await closeNewKey(page);
     const temp = rowWith(page, 'temp');
     await temp.getByText('不限额').waitFor();
     await temp.getByText('永不过期').waitFor();
@@ -528,7 +527,7 @@ describe('web console', () => {
     await expectToast(page, 'Key created');
     const shown = await page.getByTestId('new-key-value').inputValue();
     expect(shown).toMatch(/^sk-/);
-    await page.getByTestId('new-key-done').click();
+    await closeNewKey(page);
     await rowWith(page, 'ops-made').getByText('$0.00 / $5.00').waitFor();
 
     // The owner filter is a user search.
