@@ -128,4 +128,42 @@ describe('refused calls', () => {
       expect(metrics).toMatch(new RegExp(`tollgate_gateway_refusals_total\\{reason="${code}",status="${status}"\\} 1\\b`));
     }
   });
+
+  it('a known key refused for its own state or its account\'s (locked, rotated out, disabled, expired, frozen) is in its owner\'s usage too, at no cost', async () => {
+    const password = 'refused-password-2';
+    const owner = await addUserWithKey(srv.ctx, { balanceUsd: '1', password });
+    const k = (input: Parameters<typeof createKey>[3]) => createKey(srv.ctx.db, srv.ctx.feed, owner.user.id, input);
+    const locked = await k({ name: 'leaked' });
+    const rotated = await k({ name: 'old' });
+    const disabled = await k({ name: 'off' });
+    const expired = await k({ name: 'late', expiresAt: Date.now() + 1500 });
+    expect((await admin.post(`/api/admin/keys/${locked.view.id}/lock`, { reason: 'posted on a forum' })).status).toBe(200);
+    expect((await admin.post(`/api/admin/keys/${rotated.view.id}/rotate`, { grace_seconds: 0 })).status).toBe(200);
+    expect((await admin.patch(`/api/admin/keys/${disabled.view.id}`, { status: 'disabled' })).status).toBe(200);
+    await srv.ctx.feed.pollNow();
+    await new Promise((r) => setTimeout(r, 1600));
+    const ledgerBefore = await countRows(db(), 'ledger_entries', { col: 'wallet_id', val: owner.wallet.id });
+
+    const seen = [
+      await call(locked.key, '/v1/chat/completions', chat()),
+      await call(rotated.key, '/v1/chat/completions', chat()),
+      await call(disabled.key, '/v1/chat/completions', chat()),
+      await call(expired.key, '/v1/chat/completions', chat()),
+    ];
+    expect((await admin.post(`/api/admin/users/${owner.user.id}/freeze`, { reason: 'chargeback' })).status).toBe(200);
+    await srv.ctx.feed.pollNow();
+    seen.push(await call(owner.key, '/v1/chat/completions', chat()));
+    expect(seen.map((s) => `${s.status} ${s.code}`)).toEqual(['401 key_locked', '401 key_rotated', '401 key_disabled', '401 key_expired', '403 account_frozen']);
+
+    const keyIds = [locked.view.id, rotated.view.id, disabled.view.id, expired.view.id, owner.keyView.id];
+    for (const [i, s] of seen.entries()) {
+      const page = await admin.get(`/api/admin/usage?request_id=${s.requestId}`);
+      expect(page.body.items, `${s.status} ${s.code}`).toHaveLength(1);
+      expect(page.body.items[0]).toMatchObject({ user_id: owner.user.id, key_id: keyIds[i], status_code: s.status, error_code: s.code, charged_micros: 0, cost_micros: 0 });
+    }
+    // No money moved, no hold left.
+    expect(await countRows(db(), 'ledger_entries', { col: 'wallet_id', val: owner.wallet.id })).toBe(ledgerBefore);
+    expect((await walletOf(srv.ctx, owner.wallet.id)).pending_micros).toBe(0);
+    expect(await bookProblems(db(), owner.wallet.id)).toEqual([]);
+  });
 });

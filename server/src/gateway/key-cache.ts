@@ -55,6 +55,31 @@ const MAX_UNKNOWN = 10_000;
  * misses for the same key share it. Entries are dropped when the change feed reports the key or
  * its user changed, which reaches every process within one poll (≤ 1 s by default).
  */
+/**
+ * The key exists but may not be used: the owner of a frozen account, or of a locked, rotated,
+ * revoked, disabled or expired key, still sees each refused call in their usage (costing nothing),
+ * so the refusal carries the key's principal to the relay's refusal record.
+ */
+const refusedKeys = new WeakMap<AppError, Principal>();
+
+/** The principal of a known key that `authenticate` refused with `err`, if that was the reason. */
+export function refusedPrincipal(err: unknown): Principal | null {
+  return err instanceof AppError ? (refusedKeys.get(err) ?? null) : null;
+}
+
+function refusalOf(p: Principal, now: number): AppError | null {
+  if (p.retiresAt !== null && p.retiresAt <= now) {
+    return new AppError('key_rotated', 'This API key was replaced by a new one (rotated) and its grace period has ended. Use the new key.');
+  }
+  if (p.keyStatus === 'locked') return new AppError('key_locked', 'This API key is locked because it may have leaked. Its owner can rotate it in the console to get a new key.');
+  if (p.keyStatus === 'revoked') return new AppError('key_disabled', 'This API key has been revoked.');
+  if (p.keyStatus !== 'active') return new AppError('key_disabled', 'This API key is disabled.');
+  if (p.expiresAt !== null && p.expiresAt <= now) return new AppError('key_expired', 'This API key has expired.');
+  if (p.userStatus === 'frozen') return new AppError('account_frozen', 'The account that owns this API key is frozen. Its owner can see why in the console, or ask the operator.');
+  if (p.userStatus !== 'active') return new AppError('account_disabled', 'The account that owns this API key is disabled.');
+  return null;
+}
+
 export class KeyCache {
   readonly #byHash = new Map<string, Entry>();
   readonly #inflight = new Map<string, Promise<Principal | null>>();
@@ -92,15 +117,11 @@ export class KeyCache {
     }
     const p = e.p;
     if (!p) throw new AppError('invalid_api_key', 'Incorrect API key provided.');
-    if (p.retiresAt !== null && p.retiresAt <= now) {
-      throw new AppError('key_rotated', 'This API key was replaced by a new one (rotated) and its grace period has ended. Use the new key.');
+    const refusal = refusalOf(p, now);
+    if (refusal) {
+      refusedKeys.set(refusal, p);
+      throw refusal;
     }
-    if (p.keyStatus === 'locked') throw new AppError('key_locked', 'This API key is locked because it may have leaked. Its owner can rotate it in the console to get a new key.');
-    if (p.keyStatus === 'revoked') throw new AppError('key_disabled', 'This API key has been revoked.');
-    if (p.keyStatus !== 'active') throw new AppError('key_disabled', 'This API key is disabled.');
-    if (p.expiresAt !== null && p.expiresAt <= now) throw new AppError('key_expired', 'This API key has expired.');
-    if (p.userStatus === 'frozen') throw new AppError('account_frozen', 'The account that owns this API key is frozen. Its owner can see why in the console, or ask the operator.');
-    if (p.userStatus !== 'active') throw new AppError('account_disabled', 'The account that owns this API key is disabled.');
     return p;
   }
 

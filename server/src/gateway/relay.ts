@@ -8,7 +8,7 @@ import { AppError } from '../errors.js';
 import { scrubSecrets } from '../lib/scrub.js';
 import type { Channel } from './catalog.js';
 import type { ParsedCall } from './inbound/openai.js';
-import { presentedKey, type Principal } from './key-cache.js';
+import { presentedKey, refusedPrincipal, type Principal } from './key-cache.js';
 import type { TokenReservation } from './rate-limit.js';
 import { requestOrigin } from '../lib/origins.js';
 import { providerFor } from './providers/index.js';
@@ -156,7 +156,9 @@ export class Relay {
     const code = e?.code ?? 'internal';
     this.d.metrics.refusals.inc({ reason: code, status: String(status) });
     this.d.log.info({ reqId: req.id, key: principal?.keyId, user: principal?.userId, model: what.model || undefined, status, err: code }, 'refused');
-    // Nobody to show it to without a valid key; and a database that just failed cannot take the record either.
+    // A known key refused for its own or its account's state is recorded for its owner too.
+    principal ??= refusedPrincipal(err);
+    // Nobody to show it to without a known key; and a database that just failed cannot take the record either.
     if (!principal || code === 'database_unavailable' || code === 'internal') return;
     const price = what.model ? this.d.catalog.price(what.model) : null;
     try {
