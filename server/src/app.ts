@@ -21,6 +21,7 @@ import { channelAdminRoutes } from './gateway/admin.routes.js';
 import { accountsAdminRoutes } from './accounts/admin.routes.js';
 import { rolesAdminRoutes } from './accounts/roles.routes.js';
 import { authRoutes } from './accounts/auth.routes.js';
+import { oauthRoutes } from './accounts/oauth.routes.js';
 import { registrationAdminRoutes } from './accounts/registration.routes.js';
 import { billingAdminRoutes } from './billing/admin.routes.js';
 import { usageAdminRoutes } from './ops/admin.routes.js';
@@ -198,9 +199,10 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
   if (serveApi) {
     const sameOrigin = sameOriginGuard(config);
     await app.register(
-      (i) => {
+      async (i) => {
         i.addHook('onRequest', sameOrigin);
-        return authRoutes(i, ctx);
+        await authRoutes(i, ctx);
+        await oauthRoutes(i, ctx);
       },
       { prefix: '/api' },
     );

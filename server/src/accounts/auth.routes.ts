@@ -141,6 +141,23 @@ async function auditSignIn(ctx: AppContext, req: FastifyRequest, what: 'sign_in'
   );
 }
 
+/**
+ * An OAuth callback that did not sign anyone in (refused by the registration switch, a frozen
+ * account, a state that does not match, the provider's own error) redirects to the sign-in page
+ * with `?error=`: that is an `auth.sign_in_failed` entry. Successes are audited by the hooks in
+ * auth.ts, which know the user.
+ */
+async function auditOAuthFailure(ctx: AppContext, req: FastifyRequest, provider: string, res: Response) {
+  const location = res.headers.get('location');
+  if (res.status < 300 || res.status >= 400 || !location) return;
+  const error = new URL(location, 'http://x').searchParams.get('error');
+  if (!error) return;
+  await audit(ctx.db.kysely, { ...actorOf(req), kind: 'user', id: null, email: null, role: null }, 'auth.sign_in_failed', { type: 'user', id: null }, null, {
+    provider: provider.slice(0, 40),
+    code: error.slice(0, 100),
+  });
+}
+
 /** better-auth's handler mounted at /api/auth/* (sign-in, sign-out, sessions), plus /api/me. */
 export async function authRoutes(app: FastifyInstance, ctx: AppContext) {
   app.route({
@@ -212,6 +229,7 @@ export async function authRoutes(app: FastifyInstance, ctx: AppContext) {
             selfChange === 'user.password_change' ? null : Object.fromEntries(changed.map((k) => [k, a0[k]])));
         }
       }
+      if (req.method === 'GET' && url.pathname.startsWith('/api/auth/callback/')) await auditOAuthFailure(ctx, req, url.pathname.slice('/api/auth/callback/'.length), res);
       if (req.method === 'POST' && (url.pathname === '/api/auth/sign-in/email' || url.pathname === '/api/auth/sign-up/email')) {
         await auditSignIn(ctx, req, url.pathname.endsWith('sign-up/email') ? 'sign_up' : 'sign_in', body, res.status, text);
       }

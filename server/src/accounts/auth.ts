@@ -6,6 +6,10 @@ import { deriveKey } from '../lib/crypto.js';
 import type { Logger } from '../log.js';
 import { createWallet } from '../billing/wallets.js';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './password-policy.js';
+import type { SecretBox } from '../lib/crypto.js';
+import type { ChangeFeed } from '../live/changes.js';
+import { audit } from '../audit/index.js';
+import { admitOAuthSignUp, grantFirstKey, oauthActor, oauthPlugins, oauthProviderOf, refuseStaff, type HookContext } from './oauth.js';
 
 /** Set by our route from Fastify's `req.ip`; whatever a caller sends under this name is replaced. */
 export const CLIENT_IP_HEADER = 'x-tollgate-client-ip';
@@ -16,7 +20,7 @@ export const CLIENT_IP_HEADER = 'x-tollgate-client-ip';
  * the shape better-auth expects). OAuth, 2FA and organizations are better-auth plugins that the
  * accounts work adds here.
  */
-export function createAuth(db: Db, config: Config, log: Logger) {
+export function createAuth(db: Db, config: Config, log: Logger, deps: { feed: ChangeFeed; box: SecretBox }) {
   const ts = (d = new Date()) => (db.dialect === 'sqlite' ? d.toISOString() : d);
   return betterAuth({
     appName: 'Tollgate',
@@ -53,6 +57,11 @@ export function createAuth(db: Db, config: Config, log: Logger) {
       },
     },
     account: {
+      // An OAuth sign-in whose address matches an account links to it only when the provider says
+      // the address is verified (Google's email_verified, GitHub's primary verified address) and
+      // the account's own address is verified too: a password account someone registered with
+      // another person's address is not handed to them. No provider is trusted without that.
+      accountLinking: { enabled: true, trustedProviders: [], requireLocalEmailVerified: true },
       modelName: 'auth_accounts',
       fields: {
         userId: 'user_id', accountId: 'account_id', providerId: 'provider_id', accessToken: 'access_token',
@@ -73,33 +82,63 @@ export function createAuth(db: Db, config: Config, log: Logger) {
       disableOriginCheck: false,
       useSecureCookies: config.publicUrl?.startsWith('https://') ?? false,
     },
+    plugins: [...oauthPlugins(config)],
     rateLimit: { enabled: true, window: 60, max: 100, storage: 'memory' },
     telemetry: { enabled: false },
     databaseHooks: {
       user: {
         create: {
-          // Every user, however created (sign-up, OAuth later), gets a wallet.
-          after: async (user) => {
+          // The registration switch applies to accounts an OAuth sign-in would create.
+          before: async (_user, hctx) => {
+            if (oauthProviderOf(hctx as HookContext | null)) await admitOAuthSignUp(db);
+          },
+          // Every user, however created (sign-up, OAuth), gets a wallet; an OAuth sign-up also
+          // gets its first key, shown once on the first landing.
+          after: async (user, hctx) => {
             const id = Number(user.id);
             const has = await db.kysely.selectFrom('wallets').select('id').where('user_id', '=', id).executeTakeFirst();
             if (!has) await createWallet(db, db.kysely, id);
+            const provider = oauthProviderOf(hctx as HookContext | null);
+            if (provider) {
+              const actor = oauthActor(hctx as HookContext, CLIENT_IP_HEADER, { id, email: user.email, role: 'user' });
+              await audit(db.kysely, actor, 'auth.sign_up', { type: 'user', id }, null, { email: user.email, role: 'user', provider });
+              await grantFirstKey(db, deps.feed, deps.box, id, actor);
+            }
+          },
+        },
+      },
+      account: {
+        create: {
+          // Linking a provider to a staff account is refused (staff sign in with their password).
+          before: async (account, hctx) => {
+            if (!oauthProviderOf(hctx as HookContext | null)) return;
+            const u = await db.kysely.selectFrom('users').select(['role']).where('id', '=', Number(account.userId)).executeTakeFirst();
+            refuseStaff(u?.role);
           },
         },
       },
       session: {
         create: {
-          before: async (session) => {
-            const u = await db.kysely.selectFrom('users').select(['status']).where('id', '=', Number(session.userId)).executeTakeFirst();
-            if (u?.status === 'frozen') throw new APIError('FORBIDDEN', { message: 'This account is frozen. Contact the operator to have it unfrozen.' });
-            if (!u || u.status !== 'active') throw new APIError('FORBIDDEN', { message: 'This account is disabled.' });
+          before: async (session, hctx) => {
+            const u = await db.kysely.selectFrom('users').select(['status', 'role']).where('id', '=', Number(session.userId)).executeTakeFirst();
+            if (u?.status === 'frozen') throw new APIError('FORBIDDEN', { code: 'account_frozen', message: 'This account is frozen. Contact the operator to have it unfrozen.' });
+            if (!u || u.status !== 'active') throw new APIError('FORBIDDEN', { code: 'account_disabled', message: 'This account is disabled.' });
+            if (oauthProviderOf(hctx as HookContext | null)) refuseStaff(u.role);
           },
-          after: async (session) => {
+          after: async (session, hctx) => {
             await db.kysely
               .updateTable('users')
               .set({ last_login_at: Date.now(), updated_at: ts() })
               .where('id', '=', Number(session.userId))
               .execute()
               .catch((err) => log.warn({ err }, 'could not record last login'));
+            const provider = oauthProviderOf(hctx as HookContext | null);
+            if (provider) {
+              const id = Number(session.userId);
+              const u = await db.kysely.selectFrom('users').select(['email', 'role']).where('id', '=', id).executeTakeFirst();
+              const actor = oauthActor(hctx as HookContext, CLIENT_IP_HEADER, { id, email: u?.email ?? null, role: u?.role ?? 'user' });
+              await audit(db.kysely, actor, 'auth.sign_in', { type: 'user', id }, null, { provider });
+            }
           },
         },
       },

@@ -73,6 +73,23 @@ const ConfigSchema = z.object({
       ipMaxFailures: intFromEnv(1, 100_000).default(50),
     })
     .prefault({}),
+  /**
+   * Sign-in with GitHub / Google (accounts/oauth.ts): a provider is offered only when its client id
+   * and secret are both set. The URLs are the vendors' own unless set (GitHub Enterprise, or a
+   * provider on loopback in the tests).
+   */
+  oauth: z
+    .object({
+      githubClientId: z.string().min(1).optional(),
+      githubClientSecret: z.string().min(1).optional(),
+      /** GitHub's web origin; the API is api.github.com for github.com, `<base>/api/v3` otherwise (GitHub Enterprise Server). */
+      githubBaseUrl: z.string().url().default('https://github.com'),
+      googleClientId: z.string().min(1).optional(),
+      googleClientSecret: z.string().min(1).optional(),
+      /** The OpenID issuer; its `/.well-known/openid-configuration` names the endpoints and keys. */
+      googleIssuer: z.string().url().default('https://accounts.google.com'),
+    })
+    .prefault({}),
   jobs: z
     .object({
       sweepIntervalMs: intFromEnv(100).default(10_000),
@@ -121,6 +138,12 @@ const ENV_MAP: Record<string, string> = {
   LOGIN_WINDOW_MINUTES: 'login.windowMinutes',
   LOGIN_LOCK_MINUTES: 'login.lockMinutes',
   LOGIN_IP_MAX_FAILURES: 'login.ipMaxFailures',
+  GITHUB_CLIENT_ID: 'oauth.githubClientId',
+  GITHUB_CLIENT_SECRET: 'oauth.githubClientSecret',
+  OAUTH_GITHUB_BASE_URL: 'oauth.githubBaseUrl',
+  GOOGLE_CLIENT_ID: 'oauth.googleClientId',
+  GOOGLE_CLIENT_SECRET: 'oauth.googleClientSecret',
+  OAUTH_GOOGLE_ISSUER: 'oauth.googleIssuer',
   SWEEP_INTERVAL_MS: 'jobs.sweepIntervalMs',
   CHANNEL_TEST_INTERVAL_MIN: 'jobs.channelTestIntervalMin',
   CHANNEL_TEST_INTERVAL_MS: 'jobs.channelTestIntervalMs',
@@ -187,6 +210,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Reco
   }
   if (cfg.redisUrl && !/^rediss?:\/\//.test(cfg.redisUrl)) {
     throw new ConfigError(`REDIS_URL must start with redis:// or rediss:// (got "${cfg.redisUrl}")`);
+  }
+  for (const [p, id, secretName] of [['GITHUB', cfg.oauth.githubClientId, cfg.oauth.githubClientSecret], ['GOOGLE', cfg.oauth.googleClientId, cfg.oauth.googleClientSecret]] as const) {
+    if (!id !== !secretName) throw new ConfigError(`${p}_CLIENT_ID and ${p}_CLIENT_SECRET are set together (one of them is missing)`);
+    // The provider sends the browser back to PUBLIC_URL/api/auth/callback/…, the address registered with it.
+    if (id && !cfg.publicUrl) throw new ConfigError(`${p}_CLIENT_ID needs PUBLIC_URL: the provider sends people back to PUBLIC_URL/api/auth/callback/${p.toLowerCase()}`);
   }
   const { secret, source } = resolveSecret(cfg.secret, kind, cfg.dataDir);
   return Object.freeze({ ...cfg, secret, secretSource: source });

@@ -326,6 +326,15 @@ export interface Database {
   login_failures: LoginFailuresTable;
   invite_codes: InviteCodesTable;
   channel_minute_stats: ChannelMinuteStatsTable;
+  first_key_reveals: FirstKeyRevealsTable;
+}
+
+/** The first key of an account made by a GitHub/Google sign-in, sealed until the portal shows it once (accounts/oauth.ts). */
+export interface FirstKeyRevealsTable {
+  user_id: number;
+  key_id: number;
+  key_sealed: string;
+  created_at: Ms;
 }
 
 /** Upstream attempts per channel and minute, summed over processes (gateway/channel-stats.ts). */

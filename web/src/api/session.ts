@@ -68,3 +68,32 @@ export function useSignUp() {
       authPost('/api/auth/sign-up/email', { name: v.name.trim(), email: v.email.trim(), password: v.password, ...(v.inviteCode ? { inviteCode: v.inviteCode.trim() } : {}) }),
   });
 }
+
+/** The "Sign in with …" buttons this server offers (GitHub, Google: those it has credentials for). */
+export function useAuthProviders() {
+  return useQuery({ queryKey: ['auth-providers'], queryFn: () => call(api.GET('/api/auth-providers')), staleTime: 300_000 });
+}
+
+/**
+ * Start a GitHub/Google sign-in: better-auth answers the provider's authorization URL (and sets the
+ * state cookie); the browser goes there and comes back to the console, or to the sign-in page with
+ * `?error=`. A new account lands on the overview with `?welcome=1` (its first key is shown once).
+ */
+export function useSocialSignIn() {
+  return useMutation({
+    mutationFn: async (provider: 'github' | 'google') => {
+      const r = await authPost<{ url: string }>('/api/auth/sign-in/social', {
+        provider,
+        callbackURL: '/console',
+        newUserCallbackURL: '/console/overview?welcome=1',
+        errorCallbackURL: '/console/login',
+      });
+      window.location.assign(r.url);
+    },
+  });
+}
+
+/** The first key of an account a GitHub/Google sign-in created: answered once (404 afterwards). */
+export function takeFirstKey() {
+  return call(api.POST('/api/me/first-key'));
+}

@@ -1,10 +1,11 @@
-import { LockOutlined, MailOutlined } from '@ant-design/icons';
-import { Alert, Button, Card, Form, Input, Typography } from 'antd';
+import { GithubOutlined, GoogleOutlined, LockOutlined, MailOutlined } from '@ant-design/icons';
+import { Alert, Button, Card, Divider, Form, Input, Space, Typography } from 'antd';
 import { useEffect } from 'react';
+import type { TFunction } from 'i18next';
 import { useTranslation } from 'react-i18next';
 import { Link, useNavigate, useSearchParams } from 'react-router';
 import { describeError } from '../api/errors';
-import { isStaff, useMe, useSignIn } from '../api/session';
+import { isStaff, useAuthProviders, useMe, useSignIn, useSocialSignIn } from '../api/session';
 import { LanguageSwitch } from '../components/LanguageSwitch';
 import { Logo } from '../layouts/Logo';
 
@@ -16,12 +17,23 @@ function safeNext(next: string | null, area: Area): string {
   return `/${area}`;
 }
 
+const OAUTH_ERRORS = ['registration_closed', 'registration_invite_only', 'account_not_linked', 'oauth_staff_refused', 'account_frozen', 'account_disabled', 'access_denied', 'state_mismatch', 'email_not_found'] as const;
+
+/** A provider sign-in's `?error=` in words; an unknown code gets the general sentence. */
+function oauthErrorText(t: TFunction, code: string): string {
+  const known = (OAUTH_ERRORS as readonly string[]).includes(code) ? (code as (typeof OAUTH_ERRORS)[number]) : code.includes('state') ? 'state_mismatch' : null;
+  return known ? t(`auth.oauth_errors.${known}`) : t('auth.oauth_failed');
+}
+
 function SignIn({ area }: { area: Area }) {
   const { t } = useTranslation();
   const navigate = useNavigate();
   const [params] = useSearchParams();
   const me = useMe();
   const signIn = useSignIn();
+  const social = useSocialSignIn();
+  const providers = useAuthProviders();
+  const offered = area === 'console' ? (providers.data?.providers ?? []) : [];
   const next = safeNext(params.get('next'), area);
 
   useEffect(() => {
@@ -33,7 +45,10 @@ function SignIn({ area }: { area: Area }) {
     if (me.data && !signIn.isPending) navigate(area === 'admin' && !isStaff(me.data) ? '/admin' : next, { replace: true });
   }, [me.data, area, next, navigate, signIn.isPending]);
 
-  const err = signIn.error ? describeError(signIn.error, t) : null;
+  const err = signIn.error ? describeError(signIn.error, t) : social.error ? describeError(social.error, t) : null;
+  // Back from GitHub/Google with `?error=<code>` (better-auth's, or ours: registration_closed …).
+  const oauthCode = params.get('error');
+  const oauthErr = oauthCode && !signIn.isPending && !signIn.isError ? oauthErrorText(t, oauthCode) : null;
 
   return (
     <div className="tg-auth">
@@ -51,6 +66,7 @@ function SignIn({ area }: { area: Area }) {
           {t(area === 'admin' ? 'auth.admin_title' : 'auth.console_title')}
         </Typography.Title>
         <Typography.Paragraph type="secondary">{t(area === 'admin' ? 'auth.admin_subtitle' : 'auth.console_subtitle')}</Typography.Paragraph>
+        {oauthErr && !err ? <Alert type="error" showIcon style={{ marginBottom: 16 }} message={oauthErr} role="alert" data-testid="oauth-error" /> : null}
         {err ? <Alert type="error" showIcon style={{ marginBottom: 16 }} message={err.message} role="alert" data-testid="sign-in-error" /> : null}
         <Form
           layout="vertical"
@@ -67,6 +83,29 @@ function SignIn({ area }: { area: Area }) {
             {t('auth.sign_in')}
           </Button>
         </Form>
+        {offered.length > 0 ? (
+          <>
+            <Divider plain style={{ margin: '16px 0' }}>
+              <Typography.Text type="secondary">{t('auth.or')}</Typography.Text>
+            </Divider>
+            <Space direction="vertical" style={{ width: '100%' }} size={8}>
+              {offered.map((p) => (
+                <Button
+                  key={p}
+                  size="large"
+                  block
+                  icon={p === 'github' ? <GithubOutlined /> : <GoogleOutlined />}
+                  loading={social.isPending && social.variables === p}
+                  disabled={social.isPending}
+                  onClick={() => social.mutate(p)}
+                  data-testid={`sign-in-${p}`}
+                >
+                  {t(p === 'github' ? 'auth.with_github' : 'auth.with_google')}
+                </Button>
+              ))}
+            </Space>
+          </>
+        ) : null}
         {area === 'console' ? (
           <div style={{ marginTop: 16, textAlign: 'center' }}>
             <Typography.Text type="secondary">

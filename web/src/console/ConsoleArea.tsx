@@ -7,6 +7,7 @@ import { Navigate, Route, Routes } from 'react-router';
 import { NotFound } from '../auth/NotFound';
 import { AppShell } from '../layouts/AppShell';
 import { AreaGuard } from '../layouts/AreaGuard';
+import { FirstKeyReveal } from './FirstKeyReveal';
 
 const OverviewPage = lazy(() => import('./overview/OverviewPage'));
 const KeysPage = lazy(() => import('./keys/KeysPage'));
@@ -28,6 +29,7 @@ export default function ConsoleArea() {
     <AreaGuard area="console">
       {(me) => (
         <AppShell area="console" me={me} menu={consoleMenu(t)}>
+          <FirstKeyReveal />
           <Routes>
             <Route index element={<Navigate to="overview" replace />} />
             <Route path="overview" element={<OverviewPage />} />

@@ -5,14 +5,15 @@ import { CopyField } from '../../components/CopyField';
 
 /**
  * The only time the full key is on screen: copy it now. It does not close on a stray click
- * outside, only on the explicit "I have saved it".
+ * outside, only on the explicit "I have saved it". `welcome`: the first key of an account a
+ * GitHub/Google sign-in created (FirstKeyReveal).
  */
-export function NewKeyModal({ created, onClose }: { created: Pick<ConsoleKeyCreated, 'name' | 'key'> | null; onClose: () => void }) {
+export function NewKeyModal({ created, onClose, welcome = false }: { created: Pick<ConsoleKeyCreated, 'name' | 'key'> | null; onClose: () => void; welcome?: boolean }) {
   const { t } = useTranslation();
   return (
     <Modal
       open={created !== null}
-      title={t('my_keys.created_title')}
+      title={t(welcome ? 'auth.welcome_title' : 'my_keys.created_title')}
       maskClosable={false}
       keyboard={false}
       closable={false}
