@@ -14,6 +14,9 @@ import { newRequestId } from './lib/ids.js';
 import { jsonNestedDeeperThan, tooDeepError } from './lib/json-body.js';
 import { apiErrorBody, openaiErrorBody, toAppError } from './http/errors.js';
 import { requireRoutePermission, requireStaff } from './http/session.js';
+import { requireStaffTwoFactor } from './accounts/two-factor.js';
+import { twoFactorAdminRoutes } from './accounts/two-factor.routes.js';
+import { sessionRoutes } from './accounts/sessions.routes.js';
 import { isPermission, type Permission } from './lib/permissions.js';
 import { CONSOLE_HTML_HEADERS, sameOriginGuard } from './http/origin.js';
 import { gatewayRoutes } from './gateway/routes.js';
@@ -203,6 +206,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
         i.addHook('onRequest', sameOrigin);
         await authRoutes(i, ctx);
         await oauthRoutes(i, ctx);
+        await sessionRoutes(i, ctx);
       },
       { prefix: '/api' },
     );
@@ -213,11 +217,13 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
         // onRequest: a caller without an operator session, or without the route's permission,
         // learns nothing (not even validation errors).
         admin.addHook('onRequest', requireStaff(ctx));
+        admin.addHook('onRequest', requireStaffTwoFactor(ctx));
         admin.addHook('onRequest', requireRoutePermission(ctx));
         await admin.register((i) => channelAdminRoutes(i, ctx));
         await admin.register((i) => billingAdminRoutes(i, ctx));
         await admin.register((i) => accountsAdminRoutes(i, ctx));
         await admin.register((i) => registrationAdminRoutes(i, ctx));
+        await admin.register((i) => twoFactorAdminRoutes(i, ctx));
         await admin.register((i) => rolesAdminRoutes(i, ctx));
         await admin.register((i) => usageAdminRoutes(i, ctx));
         await admin.register((i) => reportsAdminRoutes(i, ctx));

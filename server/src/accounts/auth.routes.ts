@@ -10,6 +10,7 @@ import { CLIENT_IP_HEADER } from './auth.js';
 import { findUserByEmail, findUserById, UserNameSchema } from './users.js';
 import { checkPassword } from './password-policy.js';
 import { claimInvite, finishInvite, getRegistration, REGISTRATION_MODES } from './registration.js';
+import { mustEnrol2fa } from './two-factor.js';
 
 const hashPassword = async (pw: string) => (await import('better-auth/crypto')).hashPassword(pw);
 
@@ -101,6 +102,76 @@ const SELF_CHANGES: Record<string, string> = {
   '/api/auth/change-password': 'user.password_change',
 };
 
+/** better-auth's two-factor routes whose outcome goes on the audit trail. */
+const TWO_FACTOR_PATHS = new Set([
+  '/api/auth/two-factor/verify-totp',
+  '/api/auth/two-factor/verify-backup-code',
+  '/api/auth/two-factor/disable',
+  '/api/auth/two-factor/generate-backup-codes',
+]);
+const SECOND_FACTOR_PATHS: Record<string, string> = {
+  '/api/auth/two-factor/verify-totp': 'totp',
+  '/api/auth/two-factor/verify-backup-code': 'backup_code',
+};
+
+/**
+ * The person a pending second-factor sign-in belongs to: better-auth's signed `two_factor` cookie
+ * holds the identifier of a verification row whose value is the user id. Read before better-auth
+ * answers (a right code consumes the row), so a wrong code can be put on the right account.
+ */
+async function pendingSecondFactorUser(ctx: AppContext, req: FastifyRequest): Promise<{ id: number; email: string; role: string } | null> {
+  const m = /(?:^|;\s*)(?:__Secure-)?tollgate\.two_factor=([^;]+)/.exec(req.headers.cookie ?? '');
+  if (!m) return null;
+  let signed: string;
+  try {
+    signed = decodeURIComponent(m[1]!);
+  } catch {
+    return null;
+  }
+  const identifier = signed.slice(0, signed.lastIndexOf('.'));
+  if (!identifier.startsWith('2fa-')) return null;
+  const v = await ctx.db.kysely.selectFrom('auth_verifications').select('value').where('identifier', '=', identifier).executeTakeFirst();
+  const id = Number(v?.value);
+  if (!Number.isSafeInteger(id)) return null;
+  const u = await ctx.db.kysely.selectFrom('users').select(['id', 'email', 'role']).where('id', '=', id).executeTakeFirst();
+  return u ? { id: Number(u.id), email: u.email, role: u.role } : null;
+}
+
+/**
+ * The second step of a sign-in with 2FA (a code or a backup code, no session yet): a right code is
+ * the `auth.sign_in` (the password step alone wrote nothing), a wrong one `auth.sign_in_failed`.
+ */
+async function auditSecondFactor(ctx: AppContext, req: FastifyRequest, method: string, who: { id: number; email: string; role: string } | null, status: number, text: string | null) {
+  const base = actorOf(req);
+  if (status >= 200 && status < 300) {
+    let user: { id?: unknown; email?: unknown; role?: unknown } | undefined;
+    try {
+      user = (JSON.parse(text ?? '{}') as { user?: typeof user }).user;
+    } catch {
+      user = undefined;
+    }
+    const id = Number(user?.id ?? who?.id);
+    if (!Number.isSafeInteger(id)) return;
+    const role = typeof user?.role === 'string' ? user.role : (who?.role ?? 'user');
+    const email = typeof user?.email === 'string' ? user.email : (who?.email ?? null);
+    await audit(ctx.db.kysely, { ...base, kind: isStaffRole(role) ? 'staff' : 'user', id, email, role }, 'auth.sign_in', { type: 'user', id }, null, { second_factor: method });
+    return;
+  }
+  let code: string | null = null;
+  try {
+    const j = JSON.parse(text ?? '{}') as { code?: unknown };
+    code = typeof j.code === 'string' ? j.code : null;
+  } catch {
+    code = null;
+  }
+  await audit(ctx.db.kysely, { ...base, kind: 'user', id: null, email: who?.email ?? null, role: null }, 'auth.sign_in_failed', { type: 'user', id: who?.id ?? null }, null, {
+    email: who?.email ?? null,
+    status,
+    code,
+    second_factor: method,
+  });
+}
+
 /**
  * Sign-ins and sign-ups, successful or not, go on the audit trail with the address and user agent.
  * A failure records the email that was tried (never the password) and why it failed.
@@ -188,8 +259,12 @@ export async function authRoutes(app: FastifyInstance, ctx: AppContext) {
       const request = new Request(url, { method: req.method, headers, ...(hasBody ? { body: JSON.stringify(body) } : {}) });
       // A signed-in user changing their own account through better-auth: keep the values before.
       const selfChange = req.method === 'POST' ? SELF_CHANGES[url.pathname] : undefined;
-      const me = selfChange ? await loadSession(ctx, req) : null;
+      const twoFactorPath = req.method === 'POST' && TWO_FACTOR_PATHS.has(url.pathname) ? url.pathname : undefined;
+      const me = selfChange || twoFactorPath ? await loadSession(ctx, req) : null;
       const before = me ? await findUserById(ctx.db.kysely, me.id) : undefined;
+      // A code sent without a session is the second step of a sign-in.
+      const secondFactor = twoFactorPath && !me ? SECOND_FACTOR_PATHS[twoFactorPath] : undefined;
+      const pending = secondFactor ? await pendingSecondFactorUser(ctx, req) : null;
       // Lockout (accounts/lockout.ts): checked before better-auth sees the password, so a locked
       // account is refused even with the right one; counted from better-auth's answer.
       const signInEmail =
@@ -230,6 +305,24 @@ export async function authRoutes(app: FastifyInstance, ctx: AppContext) {
         }
       }
       if (req.method === 'GET' && url.pathname.startsWith('/api/auth/callback/')) await auditOAuthFailure(ctx, req, url.pathname.slice('/api/auth/callback/'.length), res);
+      if (twoFactorPath && before && res.status >= 200 && res.status < 300) {
+        // Enrolment is confirmed by the first right code (verify-totp with a session).
+        const after = await findUserById(ctx.db.kysely, before.id);
+        const action =
+          twoFactorPath === '/api/auth/two-factor/disable'
+            ? 'user.two_factor_disable'
+            : twoFactorPath === '/api/auth/two-factor/generate-backup-codes'
+              ? 'user.backup_codes_regenerate'
+              : !before.two_factor_enabled && after?.two_factor_enabled
+                ? 'user.two_factor_enable'
+                : null;
+        if (action) {
+          await audit(ctx.db.kysely, actorOf(req), action, { type: 'user', id: before.id },
+            action === 'user.backup_codes_regenerate' ? null : { two_factor_enabled: !!before.two_factor_enabled },
+            action === 'user.backup_codes_regenerate' ? null : { two_factor_enabled: !!after?.two_factor_enabled });
+        }
+      }
+      if (secondFactor) await auditSecondFactor(ctx, req, secondFactor, pending, res.status, text);
       if (req.method === 'POST' && (url.pathname === '/api/auth/sign-in/email' || url.pathname === '/api/auth/sign-up/email')) {
         await auditSignIn(ctx, req, url.pathname.endsWith('sign-up/email') ? 'sign_up' : 'sign_in', body, res.status, text);
       }
@@ -264,6 +357,10 @@ export async function authRoutes(app: FastifyInstance, ctx: AppContext) {
           name: z.string(),
           role: z.string(),
           permissions: z.array(z.string()).describe('`resource:action`, e.g. `user:edit`; empty for a customer'),
+          two_factor_enabled: z.boolean().describe('sign-in asks for a TOTP code (or a backup code) after the password'),
+          two_factor_required: z
+            .boolean()
+            .describe('staff on a server that requires 2FA, without it yet: /api/admin answers 403 two_factor_required until they enrol'),
         }),
       },
     },
@@ -272,7 +369,15 @@ export async function authRoutes(app: FastifyInstance, ctx: AppContext) {
       if (!u) throw new AppError('session_required', 'Sign in first.');
       const held = ctx.roles.permissionsOf(u.role);
       // In the catalogue's order (grouped by resource), which is also what the console shows.
-      return { id: u.id, email: u.email, name: u.name, role: u.role, permissions: PERMISSIONS.filter((p) => held.has(p)) };
+      return {
+        id: u.id,
+        email: u.email,
+        name: u.name,
+        role: u.role,
+        permissions: PERMISSIONS.filter((p) => held.has(p)),
+        two_factor_enabled: u.twoFactorEnabled,
+        two_factor_required: await mustEnrol2fa(ctx, u),
+      };
     },
   });
 }

@@ -1,5 +1,6 @@
 import { betterAuth } from 'better-auth';
 import { APIError } from 'better-auth/api';
+import { twoFactor } from 'better-auth/plugins';
 import type { Config } from '../config/index.js';
 import type { Db } from '../db/index.js';
 import { deriveKey } from '../lib/crypto.js';
@@ -17,8 +18,9 @@ export const CLIENT_IP_HEADER = 'x-tollgate-client-ip';
 /**
  * Human sign-in (sessions in a cookie) is better-auth, over our own Kysely connection and tables
  * (`users`, `auth_sessions`, `auth_accounts`, `auth_verifications`, created by our migrations in
- * the shape better-auth expects). OAuth, 2FA and organizations are better-auth plugins that the
- * accounts work adds here.
+ * the shape better-auth expects). Two-factor sign-in is better-auth's `twoFactor` plugin (TOTP
+ * and backup codes, table `two_factors`; docs/SIGN-IN.md). OAuth and organizations are plugins
+ * that the accounts work adds here.
  */
 export function createAuth(db: Db, config: Config, log: Logger, deps: { feed: ChangeFeed; box: SecretBox }) {
   const ts = (d = new Date()) => (db.dialect === 'sqlite' ? d.toISOString() : d);
@@ -82,7 +84,23 @@ export function createAuth(db: Db, config: Config, log: Logger, deps: { feed: Ch
       disableOriginCheck: false,
       useSecureCookies: config.publicUrl?.startsWith('https://') ?? false,
     },
-    plugins: [...oauthPlugins(config)],
+    plugins: [
+      ...oauthPlugins(config),
+      twoFactor({
+        issuer: 'Tollgate',
+        // The secret and the backup codes are stored encrypted with the server's secret (the
+        // plugin's default); a sign-in waiting for its code has 10 minutes, 5 tries per challenge,
+        // and 10 wrong codes in a row lock the second factor for 15 minutes.
+        backupCodeOptions: { amount: 10, length: 10, storeBackupCodes: 'encrypted' },
+        schema: {
+          user: { fields: { twoFactorEnabled: 'two_factor_enabled' } },
+          twoFactor: {
+            modelName: 'two_factors',
+            fields: { userId: 'user_id', backupCodes: 'backup_codes', failedVerificationCount: 'failed_verification_count', lockedUntil: 'locked_until' },
+          },
+        },
+      }),
+    ],
     rateLimit: { enabled: true, window: 60, max: 100, storage: 'memory' },
     telemetry: { enabled: false },
     databaseHooks: {

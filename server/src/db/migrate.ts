@@ -11,6 +11,7 @@ import * as m142 from './migrations/2026_12_03_142_key_limits.js';
 import * as m160 from './migrations/2026_12_03_160_login_failures.js';
 import * as m170 from './migrations/2026_12_03_170_invite_codes.js';
 import * as m190 from './migrations/2026_12_03_190_channel_stats.js';
+import * as m200 from './migrations/2026_12_03_200_two_factor.js';
 import * as m220 from './migrations/2026_12_03_220_first_key_reveals.js';
 
 /** Listed by hand (not read from disk) so the set is the same under tsx, a bundle or tests. */
@@ -26,6 +27,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026_12_03_160_login_failures': m160,
   '2026_12_03_170_invite_codes': m170,
   '2026_12_03_190_channel_stats': m190,
+  '2026_12_03_200_two_factor': m200,
   '2026_12_03_220_first_key_reveals': m220,
 };
 

@@ -28,6 +28,8 @@ export interface UsersTable {
   frozen_reason: string | null;
   frozen_at: Ms | null;
   frozen_by: string | null;
+  /** better-auth's twoFactorEnabled: true once a TOTP secret was confirmed with a code. */
+  two_factor_enabled: ColumnType<boolean | number, boolean | number | undefined, boolean | number>;
 }
 
 export interface AuthSessionsTable {
@@ -327,6 +329,7 @@ export interface Database {
   invite_codes: InviteCodesTable;
   channel_minute_stats: ChannelMinuteStatsTable;
   first_key_reveals: FirstKeyRevealsTable;
+  two_factors: TwoFactorsTable;
 }
 
 /** The first key of an account made by a GitHub/Google sign-in, sealed until the portal shows it once (accounts/oauth.ts). */
@@ -335,6 +338,17 @@ export interface FirstKeyRevealsTable {
   key_id: number;
   key_sealed: string;
   created_at: Ms;
+}
+
+/** better-auth's twoFactor model: secret and backup codes encrypted by better-auth (accounts/auth.ts). */
+export interface TwoFactorsTable {
+  id: Generated<number>;
+  user_id: number;
+  secret: string;
+  backup_codes: string;
+  verified: ColumnType<boolean | number, boolean | number | undefined, boolean | number>;
+  failed_verification_count: Generated<number>;
+  locked_until: AuthTime | null;
 }
 
 /** Upstream attempts per channel and minute, summed over processes (gateway/channel-stats.ts). */

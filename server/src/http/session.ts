@@ -10,6 +10,10 @@ export interface SessionUser {
   name: string;
   role: string;
   status: string;
+  /** A TOTP secret confirmed with a code (better-auth's twoFactorEnabled). */
+  twoFactorEnabled: boolean;
+  /** The id of the session (row of auth_sessions) the request came with. */
+  sessionId: number;
 }
 
 declare module 'fastify' {
@@ -41,8 +45,16 @@ export async function loadSession(ctx: AppContext, req: FastifyRequest): Promise
   if (!req.headers.cookie) return null;
   const s = await ctx.auth.api.getSession({ headers: headersOf(req) });
   if (!s) return null;
-  const u = s.user as typeof s.user & { role?: string; status?: string };
-  const user: SessionUser = { id: Number(u.id), email: u.email, name: u.name, role: u.role ?? 'user', status: u.status ?? 'active' };
+  const u = s.user as typeof s.user & { role?: string; status?: string; twoFactorEnabled?: boolean | number | null };
+  const user: SessionUser = {
+    id: Number(u.id),
+    email: u.email,
+    name: u.name,
+    role: u.role ?? 'user',
+    status: u.status ?? 'active',
+    twoFactorEnabled: !!u.twoFactorEnabled,
+    sessionId: Number(s.session.id),
+  };
   if (user.status !== 'active') return null;
   req.sessionUser = user;
   return user;
