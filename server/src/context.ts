@@ -17,6 +17,7 @@ import { Cooldowns } from './gateway/router.js';
 import { UpstreamPools } from './gateway/upstream.js';
 import { createAuth, type Auth } from './accounts/auth.js';
 import { SignInGuard } from './accounts/lockout.js';
+import { Mailer } from './mail/index.js';
 import { RoleStore } from './accounts/role-store.js';
 import { commitObserver, createMetrics, type Metrics } from './ops/metrics.js';
 import { Jobs } from './ops/jobs.js';
@@ -46,6 +47,8 @@ export interface AppContext {
   relay: Relay;
   auth: Auth;
   signInGuard: SignInGuard;
+  /** Outgoing mail (verification, password reset); `enabled` is false without SMTP. */
+  mailer: Mailer;
   /** Each role's permissions, in memory (built-in and custom roles). */
   roles: RoleStore;
   jobs: Jobs;
@@ -86,12 +89,17 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const touches = new KeyTouches(db);
   const channelStats = new ChannelStats(db);
   const relay = new Relay({ config, catalog, keys, limiter, cooldowns, pools, money, health, touches, channelStats, metrics, log });
-  const auth = createAuth(db, config, log, { feed, box });
+  const mailer = new Mailer(config.mail, log);
+  const auth = createAuth(db, config, log, { feed, box, mailer });
   const signInGuard = new SignInGuard(db, config.login);
   const roles = new RoleStore(db, log);
   const jobs = new Jobs(db, log, metrics);
 
   if (opts.live) {
+    mailer.check();
+    if (mailer.enabled && !config.publicUrl) {
+      log.warn('SMTP is on but PUBLIC_URL is not set: links in mails use the Host the browser sent; set PUBLIC_URL so a forged Host cannot point a reset link elsewhere');
+    }
     keys.subscribe(feed);
     roles.subscribe(feed);
     await roles.load();
@@ -124,7 +132,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
 
   let closed = false;
   return {
-    config, log, db, redis, box, feed, catalog, keys, limiter, cooldowns, pools, money, health, touches, channelStats, metrics, relay, auth, signInGuard, roles, jobs,
+    config, log, db, redis, box, feed, catalog, keys, limiter, cooldowns, pools, money, health, touches, channelStats, metrics, relay, auth, signInGuard, mailer, roles, jobs,
     async close() {
       if (closed) return;
       closed = true;
@@ -132,6 +140,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       await jobs.stop();
       await money.idle();
       money.stop();
+      await mailer.close().catch((err) => log.warn({ err }, 'could not finish sending mail'));
       await touches.flush().catch((err) => log.warn({ err }, 'could not flush key last-used times'));
       await channelStats.flush().catch((err) => log.warn({ err }, 'could not flush channel statistics'));
       await pools.close();

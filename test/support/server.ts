@@ -36,11 +36,11 @@ export function serverEnv(databaseUrl: string, extra: Record<string, string | un
 }
 
 /** A real server in this process, on a fresh database (or the one given), on a random port. */
-export async function startTestServer(opts: { db?: TestDatabase; env?: Record<string, string | undefined> } = {}): Promise<TestServer> {
+export async function startTestServer(opts: { db?: TestDatabase; env?: Record<string, string | undefined>; log?: pino.Logger } = {}): Promise<TestServer> {
   const db = opts.db ?? (await createTestDatabase());
   const env = serverEnv(db.url, opts.env);
   const config = loadConfig(env as NodeJS.ProcessEnv);
-  const log = pino({ level: env.LOG_LEVEL ?? 'silent' });
+  const log = opts.log ?? pino({ level: env.LOG_LEVEL ?? 'silent' });
   const s = await startServer(config, { log, print: () => {} });
   return {
     ...s,

@@ -9,6 +9,7 @@ import { isStaffRole, PERMISSIONS } from '../lib/permissions.js';
 import { CLIENT_IP_HEADER } from './auth.js';
 import { findUserByEmail, findUserById, UserNameSchema } from './users.js';
 import { checkPassword } from './password-policy.js';
+import { getRequireEmailVerification } from './email-verification.js';
 import { claimInvite, finishInvite, getRegistration, REGISTRATION_MODES } from './registration.js';
 import { mustEnrol2fa } from './two-factor.js';
 
@@ -71,21 +72,60 @@ async function admitSignUp(ctx: AppContext, b: SignUpBody): Promise<number | nul
   return 'exists';
 }
 
-/** The password policy on better-auth's change-password and reset-password. */
-async function checkNewPassword(ctx: AppContext, req: FastifyRequest, pathname: string, body: unknown) {
+interface ResetTarget {
+  id: number;
+  email: string;
+  role: string;
+  sessions: number;
+}
+
+/**
+ * The password policy on better-auth's change-password and reset-password. For a reset, returns
+ * whose password the token would set (for the audit entry), or null.
+ */
+async function checkNewPassword(ctx: AppContext, req: FastifyRequest, pathname: string, body: unknown): Promise<ResetTarget | null> {
   const b = body as { newPassword?: unknown; token?: unknown } | undefined;
-  if (req.method !== 'POST' || typeof b?.newPassword !== 'string') return;
+  if (req.method !== 'POST' || typeof b?.newPassword !== 'string') return null;
   let email: string | undefined;
+  let target: ResetTarget | null = null;
   if (pathname === '/api/auth/change-password') {
     email = (await loadSession(ctx, req))?.email;
   } else if (pathname === '/api/auth/reset-password' && typeof b.token === 'string') {
     const v = await ctx.db.kysely.selectFrom('auth_verifications').select('value').where('identifier', '=', `reset-password:${b.token}`).executeTakeFirst();
-    const u = v ? await ctx.db.kysely.selectFrom('users').select('email').where('id', '=', Number(v.value)).executeTakeFirst() : undefined;
+    const u = v ? await ctx.db.kysely.selectFrom('users').select(['id', 'email', 'role']).where('id', '=', Number(v.value)).executeTakeFirst() : undefined;
     email = u?.email;
+    if (u) {
+      const n = await ctx.db.kysely.selectFrom('auth_sessions').select((eb) => eb.fn.countAll().as('n')).where('user_id', '=', u.id).executeTakeFirstOrThrow();
+      target = { id: Number(u.id), email: u.email, role: u.role, sessions: Number(n.n) };
+    }
   }
   // No session or no such token: better-auth gives its own 401/400.
   if (email !== undefined) checkPassword(b.newPassword, email, 'newPassword');
+  return target;
 }
+
+/**
+ * The user a verification link names (the token is a JWT signed by better-auth, which checks it;
+ * here it is only read, to audit a change that better-auth then makes).
+ */
+async function verifyTarget(ctx: AppContext, token: string | null) {
+  if (!token) return null;
+  let email: unknown;
+  try {
+    email = (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { email?: unknown }).email;
+  } catch {
+    return null;
+  }
+  if (typeof email !== 'string') return null;
+  const u = await ctx.db.kysely.selectFrom('users').select(['id', 'email', 'role', 'email_verified']).where('email', '=', email.toLowerCase()).executeTakeFirst();
+  return u ? { id: Number(u.id), email: u.email, role: u.role, verified: Boolean(u.email_verified) } : null;
+}
+
+/**
+ * A reset request is answered no sooner than this after it arrived, registered address or not,
+ * so its timing does not tell them apart (the mail itself goes out in the background).
+ */
+const RESET_REQUEST_FLOOR_MS = 250;
 
 /**
  * The origin the caller reached: Host (or X-Forwarded-Host / -Proto, which Fastify reads only from
@@ -250,7 +290,10 @@ export async function authRoutes(app: FastifyInstance, ctx: AppContext) {
         if (gate === 'exists') return reply.code(200).type('application/json; charset=utf-8').send(SIGN_UP_ACCEPTED);
         inviteId = gate;
       }
-      await checkNewPassword(ctx, req, url.pathname, body);
+      const resetTarget = await checkNewPassword(ctx, req, url.pathname, body);
+      const isResetRequest = req.method === 'POST' && url.pathname === '/api/auth/request-password-reset';
+      const started = Date.now();
+      const verifying = req.method === 'GET' && url.pathname === '/api/auth/verify-email' ? await verifyTarget(ctx, url.searchParams.get('token')) : null;
       const headers = headersOf(req);
       for (const name of [...headers.keys()]) if (name.startsWith('x-forwarded-') || name === 'forwarded') headers.delete(name);
       // better-auth rate-limits sign-ins per client address. Give it the address Fastify worked
@@ -276,6 +319,24 @@ export async function authRoutes(app: FastifyInstance, ctx: AppContext) {
       if (signInEmail !== null) {
         if (res.status === 401) await ctx.signInGuard.recordFailure(signInEmail, req.ip);
         else if (res.ok) await ctx.signInGuard.recordSuccess(signInEmail);
+      }
+      if (isResetRequest) {
+        const wait = RESET_REQUEST_FLOOR_MS - (Date.now() - started);
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
+      if (resetTarget && res.ok) {
+        // The password changed and better-auth ended every session; the mailbox's owner proved
+        // themselves, so an account lock from failed guesses ends too.
+        await ctx.signInGuard.recordSuccess(resetTarget.email);
+        const actor = { ...actorOf(req), kind: isStaffRole(resetTarget.role) ? ('staff' as const) : ('user' as const), id: resetTarget.id, email: resetTarget.email, role: resetTarget.role };
+        await audit(ctx.db.kysely, actor, 'auth.password_reset', { type: 'user', id: resetTarget.id }, null, { via: 'email', sessions_ended: resetTarget.sessions });
+      }
+      if (verifying && !verifying.verified && res.ok) {
+        const now = await ctx.db.kysely.selectFrom('users').select('email_verified').where('id', '=', verifying.id).executeTakeFirst();
+        if (now?.email_verified) {
+          const actor = { ...actorOf(req), kind: isStaffRole(verifying.role) ? ('staff' as const) : ('user' as const), id: verifying.id, email: verifying.email, role: verifying.role };
+          await audit(ctx.db.kysely, actor, 'auth.email_verified', { type: 'user', id: verifying.id }, { email_verified: false }, { email_verified: true, email: verifying.email });
+        }
       }
       if (isSignUp) {
         const created = res.ok ? ((await res.clone().json().catch(() => null)) as { user?: { id?: unknown } } | null) : null;
@@ -340,10 +401,20 @@ export async function authRoutes(app: FastifyInstance, ctx: AppContext) {
   app.withTypeProvider<ZodTypeProvider>().get('/registration', {
     schema: {
       tags: ['session'],
-      summary: 'Who may sign up here (for the sign-up page): open, closed or invite_only',
-      response: { 200: z.object({ mode: z.enum(REGISTRATION_MODES) }) },
+      summary: 'Who may sign up here (open, closed or invite_only), and whether mail (verification, password reset) is on: for the sign-in and sign-up pages',
+      response: {
+        200: z.object({
+          mode: z.enum(REGISTRATION_MODES),
+          mail: z.boolean().describe('SMTP is configured: verification and password-reset mails are sent; otherwise the operator resets passwords'),
+          require_email_verification: z.boolean().describe('Customers must verify their email before they can sign in (only when mail is on)'),
+        }),
+      },
     },
-    handler: async () => ({ mode: await getRegistration(ctx.db) }),
+    handler: async () => ({
+      mode: await getRegistration(ctx.db),
+      mail: ctx.mailer.enabled,
+      require_email_verification: ctx.mailer.enabled && (await getRequireEmailVerification(ctx.db)),
+    }),
   });
 
   app.withTypeProvider<ZodTypeProvider>().get('/me', {

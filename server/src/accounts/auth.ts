@@ -6,6 +6,9 @@ import type { Db } from '../db/index.js';
 import { deriveKey } from '../lib/crypto.js';
 import type { Logger } from '../log.js';
 import { createWallet } from '../billing/wallets.js';
+import { isStaffRole } from '../lib/permissions.js';
+import { pickMailLanguage, resetPasswordMail, verifyEmailMail, type Mailer } from '../mail/index.js';
+import { getRequireEmailVerification } from './email-verification.js';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './password-policy.js';
 import type { SecretBox } from '../lib/crypto.js';
 import type { ChangeFeed } from '../live/changes.js';
@@ -15,6 +18,11 @@ import { admitOAuthSignUp, grantFirstKey, oauthActor, oauthPlugins, oauthProvide
 /** Set by our route from Fastify's `req.ip`; whatever a caller sends under this name is replaced. */
 export const CLIENT_IP_HEADER = 'x-tollgate-client-ip';
 
+/** How long a password-reset link works (seconds). */
+export const RESET_TOKEN_TTL_S = 3600;
+/** How long an email-verification link works (seconds). */
+export const VERIFY_TOKEN_TTL_S = 24 * 3600;
+
 /**
  * Human sign-in (sessions in a cookie) is better-auth, over our own Kysely connection and tables
  * (`users`, `auth_sessions`, `auth_accounts`, `auth_verifications`, created by our migrations in
@@ -22,8 +30,15 @@ export const CLIENT_IP_HEADER = 'x-tollgate-client-ip';
  * and backup codes, table `two_factors`; docs/SIGN-IN.md). OAuth and organizations are plugins
  * that the accounts work adds here.
  */
-export function createAuth(db: Db, config: Config, log: Logger, deps: { feed: ChangeFeed; box: SecretBox }) {
+export function createAuth(db: Db, config: Config, log: Logger, deps: { feed: ChangeFeed; box: SecretBox; mailer: Mailer }) {
+  const { mailer } = deps;
   const ts = (d = new Date()) => (db.dialect === 'sqlite' ? d.toISOString() : d);
+  // Links in mails open the console: at PUBLIC_URL, else at the address the browser used (the
+  // request URL our route builds from Host, honouring TRUST_PROXY).
+  const consoleUrl = (request: Request | undefined, path: string, token: string) => {
+    const origin = config.publicUrl ? new URL(config.publicUrl).origin : request ? new URL(request.url).origin : `http://localhost:${config.port}`;
+    return `${origin}/console/${path}?token=${encodeURIComponent(token)}`;
+  };
   return betterAuth({
     appName: 'Tollgate',
     database: { db: db.kysely as never, type: db.dialect },
@@ -42,7 +57,37 @@ export function createAuth(db: Db, config: Config, log: Logger, deps: { feed: Ch
     // Sign-up does not sign in: a session for a new address and none for a registered one would
     // tell them apart (auth.routes.ts answers both alike). The length floor is the policy's; the
     // rest of the policy (not the email, not a common password) is checked in auth.routes.ts.
-    emailAndPassword: { enabled: true, minPasswordLength: PASSWORD_MIN_LENGTH, maxPasswordLength: PASSWORD_MAX_LENGTH, autoSignIn: false },
+    // Reset and verification mails go out in the background (Mailer.send never waits or throws),
+    // so a registered address answers as fast as an unknown one and a mail failure is only logged.
+    emailAndPassword: {
+      enabled: true,
+      minPasswordLength: PASSWORD_MIN_LENGTH,
+      maxPasswordLength: PASSWORD_MAX_LENGTH,
+      autoSignIn: false,
+      resetPasswordTokenExpiresIn: RESET_TOKEN_TTL_S,
+      revokeSessionsOnPasswordReset: true,
+      sendResetPassword: async ({ user, token }, request) => {
+        if (!mailer.enabled) {
+          log.warn({ to: user.email }, 'password reset asked for, but mail is off (SMTP not configured): the console tells people to ask the operator');
+          return;
+        }
+        const url = consoleUrl(request, 'reset-password', token);
+        mailer.send('reset_password', user.email, resetPasswordMail(pickMailLanguage(request?.headers), { name: user.name, url, minutes: RESET_TOKEN_TTL_S / 60 }));
+      },
+    },
+    emailVerification: {
+      sendOnSignUp: mailer.enabled,
+      autoSignInAfterVerification: false,
+      expiresIn: VERIFY_TOKEN_TTL_S,
+      sendVerificationEmail: async ({ user, token }, request) => {
+        if (!mailer.enabled) {
+          log.warn({ to: user.email }, 'verification mail asked for, but mail is off (SMTP not configured)');
+          return;
+        }
+        const url = consoleUrl(request, 'verify-email', token);
+        mailer.send('verify_email', user.email, verifyEmailMail(pickMailLanguage(request?.headers), { name: user.name, url, hours: VERIFY_TOKEN_TTL_S / 3600 }));
+      },
+    },
     session: {
       modelName: 'auth_sessions',
       fields: { userId: 'user_id', expiresAt: 'expires_at', ipAddress: 'ip_address', userAgent: 'user_agent', createdAt: 'created_at', updatedAt: 'updated_at' },
@@ -138,10 +183,16 @@ export function createAuth(db: Db, config: Config, log: Logger, deps: { feed: Ch
       session: {
         create: {
           before: async (session, hctx) => {
-            const u = await db.kysely.selectFrom('users').select(['status', 'role']).where('id', '=', Number(session.userId)).executeTakeFirst();
+            const u = await db.kysely.selectFrom('users').select(['status', 'role', 'email_verified']).where('id', '=', Number(session.userId)).executeTakeFirst();
             if (u?.status === 'frozen') throw new APIError('FORBIDDEN', { code: 'account_frozen', message: 'This account is frozen. Contact the operator to have it unfrozen.' });
             if (!u || u.status !== 'active') throw new APIError('FORBIDDEN', { code: 'account_disabled', message: 'This account is disabled.' });
             if (oauthProviderOf(hctx as HookContext | null)) refuseStaff(u.role);
+            // Checked after the password (a session is being made), so it tells nothing to someone
+            // without it. Staff are exempt (operators made their accounts); without mail nobody
+            // could verify, so the setting then has no effect.
+            if (!u.email_verified && !isStaffRole(u.role) && mailer.enabled && (await getRequireEmailVerification(db))) {
+              throw new APIError('FORBIDDEN', { code: 'EMAIL_NOT_VERIFIED', message: 'Verify your email address first: open the link in the mail we sent, or ask for a new one.' });
+            }
           },
           after: async (session, hctx) => {
             await db.kysely

@@ -5,6 +5,8 @@ import type { AppContext } from '../context.js';
 import { actorOf } from '../http/session.js';
 import { IdParam } from '../http/pagination.js';
 import { audit } from '../ops/audit.js';
+import { AppError } from '../errors.js';
+import { getRequireEmailVerification, setRequireEmailVerification } from './email-verification.js';
 import { createInvite, deleteInvite, getRegistration, listInvites, REGISTRATION_MODES, setRegistration } from './registration.js';
 
 const InviteSchema = z.object({
@@ -40,6 +42,39 @@ export async function registrationAdminRoutes(app: FastifyInstance, ctx: AppCont
       await setRegistration(ctx.db, req.body.mode);
       await audit(ctx.db.kysely, actorOf(req), 'settings.registration', { type: 'setting', id: null }, { mode: before }, { mode: req.body.mode });
       return { mode: req.body.mode };
+    },
+  });
+
+  r.get('/settings/email-verification', {
+    config: { permission: 'setting:view' },
+    schema: {
+      tags,
+      summary: 'Whether customers must verify their email before signing in, and whether mail is on at all',
+      response: { 200: z.object({ required: z.boolean(), mail: z.boolean() }) },
+    },
+    handler: async () => ({ required: await getRequireEmailVerification(ctx.db), mail: ctx.mailer.enabled }),
+  });
+
+  r.put('/settings/email-verification', {
+    config: { permission: 'setting:edit' },
+    schema: {
+      tags,
+      summary: 'Require customers to verify their email before signing in (needs SMTP; staff are exempt)',
+      body: z.object({ required: z.boolean() }),
+      response: { 200: z.object({ required: z.boolean(), mail: z.boolean() }) },
+    },
+    handler: async (req) => {
+      if (req.body.required && !ctx.mailer.enabled) {
+        throw new AppError('validation_failed', 'required: mail is off (set SMTP_URL or SMTP_HOST first); nobody could verify an address', { path: 'required' });
+      }
+      const before = await getRequireEmailVerification(ctx.db);
+      await ctx.db.kysely.transaction().execute(async (trx) => {
+        await setRequireEmailVerification(trx, req.body.required);
+        if (before !== req.body.required) {
+          await audit(trx, actorOf(req), 'setting.update', { type: 'setting', id: 'require_email_verification' }, { require_email_verification: before }, { require_email_verification: req.body.required });
+        }
+      });
+      return { required: req.body.required, mail: ctx.mailer.enabled };
     },
   });
 

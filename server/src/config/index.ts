@@ -90,6 +90,24 @@ const ConfigSchema = z.object({
       googleIssuer: z.string().url().default('https://accounts.google.com'),
     })
     .prefault({}),
+  /**
+   * Outgoing mail (email verification, password reset). Off unless SMTP_URL or SMTP_HOST is given;
+   * the product works without it (docs/SIGN-IN.md, "Email: verification and password reset").
+   */
+  mail: z
+    .object({
+      /** `smtp://user:pass@host:587` or `smtps://…:465`; wins over the separate settings. */
+      url: z.string().regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://').optional(),
+      host: z.string().min(1).optional(),
+      port: intFromEnv(1, 65535).optional(),
+      user: z.string().optional(),
+      pass: z.string().optional(),
+      /** TLS from the first byte (port 465); otherwise STARTTLS is used when the server offers it. */
+      secure: z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]).optional(),
+      /** The sender, `Tollgate <no-reply@example.com>`; defaults to SMTP_USER when that is an address. */
+      from: z.string().min(3).optional(),
+    })
+    .prefault({}),
   jobs: z
     .object({
       sweepIntervalMs: intFromEnv(100).default(10_000),
@@ -144,6 +162,13 @@ const ENV_MAP: Record<string, string> = {
   GOOGLE_CLIENT_ID: 'oauth.googleClientId',
   GOOGLE_CLIENT_SECRET: 'oauth.googleClientSecret',
   OAUTH_GOOGLE_ISSUER: 'oauth.googleIssuer',
+  SMTP_URL: 'mail.url',
+  SMTP_HOST: 'mail.host',
+  SMTP_PORT: 'mail.port',
+  SMTP_USER: 'mail.user',
+  SMTP_PASS: 'mail.pass',
+  SMTP_SECURE: 'mail.secure',
+  MAIL_FROM: 'mail.from',
   SWEEP_INTERVAL_MS: 'jobs.sweepIntervalMs',
   CHANNEL_TEST_INTERVAL_MIN: 'jobs.channelTestIntervalMin',
   CHANNEL_TEST_INTERVAL_MS: 'jobs.channelTestIntervalMs',
@@ -216,8 +241,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Reco
     // The provider sends the browser back to PUBLIC_URL/api/auth/callback/…, the address registered with it.
     if (id && !cfg.publicUrl) throw new ConfigError(`${p}_CLIENT_ID needs PUBLIC_URL: the provider sends people back to PUBLIC_URL/api/auth/callback/${p.toLowerCase()}`);
   }
+  if ((cfg.mail.url || cfg.mail.host) && !cfg.mail.from && !mailUserAddress(cfg.mail)) {
+    throw new ConfigError('MAIL_FROM is required when SMTP is configured (the sender, e.g. "Tollgate <no-reply@example.com>")');
+  }
   const { secret, source } = resolveSecret(cfg.secret, kind, cfg.dataDir);
   return Object.freeze({ ...cfg, secret, secretSource: source });
+}
+
+/** SMTP_USER (or the user in SMTP_URL) when it is an email address: the default sender. */
+export function mailUserAddress(mail: { url?: string | undefined; user?: string | undefined }): string | null {
+  let user = mail.user;
+  if (mail.url) {
+    try {
+      user = decodeURIComponent(new URL(mail.url).username) || user;
+    } catch {
+      return null;
+    }
+  }
+  return user && /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(user) ? user : null;
 }
 
 /** Names proxy-addr (Fastify's trustProxy) accepts besides addresses and CIDRs. */

@@ -1800,6 +1800,74 @@ export interface paths {
         };
         trace?: never;
     };
+    "/api/admin/settings/email-verification": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether customers must verify their email before signing in, and whether mail is on at all */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            mail: boolean;
+                            required: boolean;
+                        };
+                    };
+                };
+            };
+        };
+        /** Require customers to verify their email before signing in (needs SMTP; staff are exempt) */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        required: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            mail: boolean;
+                            required: boolean;
+                        };
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/settings/registration": {
         parameters: {
             query?: never;
@@ -3651,7 +3719,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Who may sign up here (for the sign-up page): open, closed or invite_only */
+        /** Who may sign up here (open, closed or invite_only), and whether mail (verification, password reset) is on: for the sign-in and sign-up pages */
         get: {
             parameters: {
                 query?: never;
@@ -3668,8 +3736,12 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            /** @description SMTP is configured: verification and password-reset mails are sent; otherwise the operator resets passwords */
+                            mail: boolean;
                             /** @enum {string} */
                             mode: "open" | "closed" | "invite_only";
+                            /** @description Customers must verify their email before they can sign in (only when mail is on) */
+                            require_email_verification: boolean;
                         };
                     };
                 };
