@@ -327,3 +327,31 @@ describe('refusals', () => {
     expect(tokenCalls[0]!.headers.accept).toContain('application/json');
   });
 });
+
+describe('an OpenID issuer that does not answer at start-up', () => {
+  it('does not hold up sign-in; Google is set up on its first use once the issuer answers', async () => {
+    const slow = await startFakeGoogle({ user: { sub: '800', email: 'late@example.com', email_verified: true, name: 'Late' }, hangDiscovery: true });
+    const port = await freePort();
+    const s2 = await startTestServer({
+      env: { TRUST_PROXY: 'true', PORT: String(port), PUBLIC_URL: `http://127.0.0.1:${port}`, GOOGLE_CLIENT_ID: slow.clientId, GOOGLE_CLIENT_SECRET: slow.clientSecret, OAUTH_GOOGLE_ISSUER: slow.url },
+    });
+    try {
+      const t0 = Date.now();
+      await new ApiClient(s2.url).signIn();
+      // at most the start-up wait (5 s), not a hung request
+      expect(Date.now() - t0).toBeLessThan(8_000);
+      slow.hangDiscovery = false;
+      const srv0 = srv;
+      srv = s2;
+      try {
+        const landing = await new Browser().signIn('google');
+        expect(landing.pathname).toBe('/console/overview');
+      } finally {
+        srv = srv0;
+      }
+    } finally {
+      await s2.stop();
+      await slow.close();
+    }
+  });
+});

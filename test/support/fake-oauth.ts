@@ -195,6 +195,8 @@ export interface FakeGoogle extends FakeOAuthServer {
   user: GoogleUser;
   /** Sign id_tokens with a key the JWKS does not publish (a forged token). */
   forgeSignature: boolean;
+  /** Leave discovery requests unanswered (an issuer behind a firewall that drops packets). */
+  hangDiscovery: boolean;
 }
 
 function signJwt(key: KeyObject, kid: string, claims: Record<string, unknown>): string {
@@ -204,7 +206,7 @@ function signJwt(key: KeyObject, kid: string, claims: Record<string, unknown>): 
   return `${head}.${payload}.${b64url(sig)}`;
 }
 
-export async function startFakeGoogle(opts: { clientId?: string; clientSecret?: string; user: GoogleUser }): Promise<FakeGoogle> {
+export async function startFakeGoogle(opts: { clientId?: string; clientSecret?: string; user: GoogleUser; hangDiscovery?: boolean }): Promise<FakeGoogle> {
   const clientId = opts.clientId ?? `${Math.floor(Math.random() * 1e12)}-${rand(8).toLowerCase()}.apps.googleusercontent.com`;
   const clientSecret = opts.clientSecret ?? 'GOCSPX-' + rand(20);
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -213,7 +215,7 @@ export async function startFakeGoogle(opts: { clientId?: string; clientSecret?: 
   const codes = new Map<string, Grant>();
   const tokens = new Map<string, GoogleUser>();
   const requests: FakeOAuthServer['requests'] = [];
-  const state: FakeGoogle = { url: '', clientId, clientSecret, requests, user: opts.user, forgeSignature: false, close: async () => {} };
+  const state: FakeGoogle = { url: '', clientId, clientSecret, requests, user: opts.user, forgeSignature: false, hangDiscovery: opts.hangDiscovery ?? false, close: async () => {} };
 
   const server = createServer(async (req, res) => {
     const body = await readBody(req);
@@ -222,6 +224,7 @@ export async function startFakeGoogle(opts: { clientId?: string; clientSecret?: 
     const iss = state.url;
     try {
       if (req.method === 'GET' && u.pathname === '/.well-known/openid-configuration') {
+        if (state.hangDiscovery) return;
         return send(res, 200, {
           issuer: iss,
           authorization_endpoint: `${iss}/o/oauth2/v2/auth`,
@@ -313,6 +316,9 @@ export async function startFakeGoogle(opts: { clientId?: string; clientSecret?: 
     }
   });
   state.url = await listen(server);
-  state.close = () => new Promise<void>((r) => server.close(() => r()));
+  state.close = () => new Promise<void>((r) => {
+    server.closeAllConnections();
+    server.close(() => r());
+  });
   return state;
 }

@@ -130,7 +130,7 @@ export function createAuth(db: Db, config: Config, log: Logger, deps: { feed: Ch
       useSecureCookies: config.publicUrl?.startsWith('https://') ?? false,
     },
     plugins: [
-      ...oauthPlugins(config),
+      ...oauthPlugins(config, log),
       twoFactor({
         issuer: 'Tollgate',
         // The secret and the backup codes are stored encrypted with the server's secret (the

@@ -1,6 +1,7 @@
 import { APIError } from 'better-auth/api';
 import { genericOAuth, type GenericOAuthConfig } from 'better-auth/plugins/generic-oauth';
 import type { Config } from '../config/index.js';
+import type { Logger } from '../log.js';
 import type { Db } from '../db/index.js';
 import { affected, inTransaction } from '../db/index.js';
 import type { SecretBox } from '../lib/crypto.js';
@@ -103,10 +104,38 @@ function providerConfigs(config: Config): GenericOAuthConfig[] {
   return out;
 }
 
-/** better-auth plugins for the configured providers (none when neither is configured). */
-export function oauthPlugins(config: Config) {
+/** How long start-up waits for the Google issuer's discovery document before going on without it. */
+export const DISCOVERY_STARTUP_MS = 5_000;
+
+/**
+ * better-auth plugins for the configured providers (none when neither is configured).
+ *
+ * The plugin reads the OpenID discovery document while better-auth starts, and every better-auth
+ * request (email sign-in and session checks included) waits for that start. An issuer that does
+ * not answer (a firewall that drops the packets, a network where Google is blocked) must not hang
+ * them: after DISCOVERY_STARTUP_MS better-auth starts without the providers, which the plugin then
+ * builds on the first request that names one (its own retry, at most 10 s, only that request).
+ */
+export function oauthPlugins(config: Config, log: Logger) {
   const configs = providerConfigs(config);
-  return configs.length > 0 ? [genericOAuth({ config: configs })] : [];
+  if (configs.length === 0) return [];
+  const plugin = genericOAuth({ config: configs });
+  const init = plugin.init.bind(plugin);
+  plugin.init = (async (ctx: Parameters<typeof init>[0]) => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), DISCOVERY_STARTUP_MS);
+      timer.unref();
+    });
+    const started = init(ctx);
+    started.catch(() => {});
+    const done = await Promise.race([started, late]);
+    clearTimeout(timer);
+    if (done) return done;
+    log.warn({ providers: configs.map((c) => c.providerId), waitedMs: DISCOVERY_STARTUP_MS }, 'sign-in providers not ready (no answer from the OpenID issuer); they are set up on their first use');
+    return { context: { genericOAuthPendingDiscovery: new Map(configs.map((c) => [c.providerId, c])) } };
+  }) as typeof plugin.init;
+  return [plugin];
 }
 
 /** The endpoint context better-auth hands its database hooks (what we read of it). */
