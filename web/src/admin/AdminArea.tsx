@@ -19,6 +19,7 @@ const UsagePage = lazy(() => import('./usage/UsagePage'));
 const AuditPage = lazy(() => import('./audit/AuditPage'));
 const StaffPage = lazy(() => import('./access/StaffPage'));
 const RolesPage = lazy(() => import('./access/RolesPage'));
+const ProfilePage = lazy(() => import('../profile/ProfilePage'));
 
 type Item = MenuDataItem & { permission?: string };
 
@@ -82,6 +83,17 @@ export default function AdminArea() {
   return (
     <AreaGuard area="admin">
       {(me) => {
+        // Staff who must enrol 2FA first (require_2fa_for_staff): the server refuses the rest of
+        // /api/admin, so the console shows only their Profile page until they have.
+        if (me.two_factor_required)
+          return (
+            <AppShell area="admin" me={me} menu={[]}>
+              <Routes>
+                <Route path="profile" element={<ProfilePage />} />
+                <Route path="*" element={<Navigate to="/admin/profile" replace />} />
+              </Routes>
+            </AppShell>
+          );
         const menu = adminMenu(t, me);
         const home = firstPage(menu) ?? '/admin/dashboard';
         return (
@@ -101,6 +113,7 @@ export default function AdminArea() {
               <Route path="system/staff" element={<StaffPage />} />
               <Route path="system/roles" element={<RolesPage />} />
               <Route path="system/audit" element={<AuditPage />} />
+              <Route path="profile" element={<ProfilePage />} />
               <Route path="*" element={<NotFound home="/admin" />} />
             </Routes>
           </AppShell>

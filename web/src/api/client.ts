@@ -80,7 +80,19 @@ export async function call<T>(request: Promise<FetchResult<T>>): Promise<T> {
 }
 
 /** better-auth's endpoints are not in the OpenAPI document; a small typed helper for them. */
-export async function authPost<T = unknown>(path: '/api/auth/sign-in/email' | '/api/auth/sign-up/email' | '/api/auth/sign-out' | '/api/auth/sign-in/social', body: object): Promise<T> {
+export type AuthPath =
+  | '/api/auth/sign-in/email'
+  | '/api/auth/sign-up/email'
+  | '/api/auth/sign-out'
+  | '/api/auth/sign-in/social'
+  | '/api/auth/change-password'
+  | '/api/auth/two-factor/enable'
+  | '/api/auth/two-factor/verify-totp'
+  | '/api/auth/two-factor/verify-backup-code'
+  | '/api/auth/two-factor/generate-backup-codes'
+  | '/api/auth/two-factor/disable';
+
+export async function authPost<T = unknown>(path: AuthPath, body: object): Promise<T> {
   let res: Response;
   try {
     res = await fetch(path, { method: 'POST', credentials: 'include', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });

@@ -37,7 +37,23 @@ export function useMe() {
 export function useSignIn() {
   const qc = useQueryClient();
   return useMutation({
-    mutationFn: (v: { email: string; password: string }) => authPost('/api/auth/sign-in/email', { email: v.email.trim(), password: v.password }),
+    // With 2FA on, the right password answers `{twoFactorRedirect: true}` and no session yet:
+    // the sign-in page then asks for the code (useVerifySecondFactor).
+    mutationFn: (v: { email: string; password: string }) =>
+      authPost<{ twoFactorRedirect?: boolean } | null>('/api/auth/sign-in/email', { email: v.email.trim(), password: v.password }),
+    onSuccess: async () => {
+      qc.removeQueries({ predicate: (q) => q.queryKey[0] !== 'me' });
+      await qc.invalidateQueries({ queryKey: meKey });
+    },
+  });
+}
+
+/** The second step of a sign-in with 2FA: a code from the authenticator, or a backup code. */
+export function useVerifySecondFactor() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (v: { code: string; backup: boolean; trustDevice: boolean }) =>
+      authPost(v.backup ? '/api/auth/two-factor/verify-backup-code' : '/api/auth/two-factor/verify-totp', { code: v.code.trim(), trustDevice: v.trustDevice }),
     onSuccess: async () => {
       qc.removeQueries({ predicate: (q) => q.queryKey[0] !== 'me' });
       await qc.invalidateQueries({ queryKey: meKey });

@@ -1,6 +1,6 @@
 import { GithubOutlined, GoogleOutlined, LockOutlined, MailOutlined } from '@ant-design/icons';
 import { Alert, Button, Card, Divider, Form, Input, Space, Typography } from 'antd';
-import { useEffect } from 'react';
+import { useEffect, useState } from 'react';
 import type { TFunction } from 'i18next';
 import { useTranslation } from 'react-i18next';
 import { Link, useNavigate, useSearchParams } from 'react-router';
@@ -8,6 +8,7 @@ import { describeError } from '../api/errors';
 import { isStaff, useAuthProviders, useMe, useSignIn, useSocialSignIn } from '../api/session';
 import { LanguageSwitch } from '../components/LanguageSwitch';
 import { Logo } from '../layouts/Logo';
+import { SecondFactorForm } from './SecondFactorForm';
 
 type Area = 'admin' | 'console';
 
@@ -35,6 +36,8 @@ function SignIn({ area }: { area: Area }) {
   const providers = useAuthProviders();
   const offered = area === 'console' ? (providers.data?.providers ?? []) : [];
   const next = safeNext(params.get('next'), area);
+  // The password was right and the account has 2FA: the code is asked for next.
+  const [secondStep, setSecondStep] = useState(false);
 
   useEffect(() => {
     document.title = `${t(area === 'admin' ? 'auth.admin_title' : 'auth.console_title')} · Tollgate`;
@@ -68,22 +71,34 @@ function SignIn({ area }: { area: Area }) {
         <Typography.Paragraph type="secondary">{t(area === 'admin' ? 'auth.admin_subtitle' : 'auth.console_subtitle')}</Typography.Paragraph>
         {oauthErr && !err ? <Alert type="error" showIcon style={{ marginBottom: 16 }} message={oauthErr} role="alert" data-testid="oauth-error" /> : null}
         {err ? <Alert type="error" showIcon style={{ marginBottom: 16 }} message={err.message} role="alert" data-testid="sign-in-error" /> : null}
-        <Form
-          layout="vertical"
-          requiredMark={false}
-          onFinish={(v: { email: string; password: string }) => signIn.mutate(v, { onSuccess: () => navigate(next, { replace: true }) })}
-        >
-          <Form.Item name="email" label={t('auth.email')} rules={[{ required: true, message: t('auth.email_required') }, { type: 'email', message: t('auth.email_invalid') }]}>
-            <Input prefix={<MailOutlined />} autoComplete="email" size="large" data-testid="sign-in-email" />
-          </Form.Item>
-          <Form.Item name="password" label={t('auth.password')} rules={[{ required: true, message: t('auth.password_required') }]}>
-            <Input.Password prefix={<LockOutlined />} autoComplete="current-password" size="large" data-testid="sign-in-password" />
-          </Form.Item>
-          <Button type="primary" htmlType="submit" size="large" block loading={signIn.isPending} data-testid="sign-in-submit">
-            {t('auth.sign_in')}
-          </Button>
-        </Form>
-        {offered.length > 0 ? (
+        {secondStep ? (
+          <SecondFactorForm
+            onDone={() => navigate(next, { replace: true })}
+            onBack={() => {
+              signIn.reset();
+              setSecondStep(false);
+            }}
+          />
+        ) : (
+          <Form
+            layout="vertical"
+            requiredMark={false}
+            onFinish={(v: { email: string; password: string }) =>
+              signIn.mutate(v, { onSuccess: (r) => (r?.twoFactorRedirect ? setSecondStep(true) : navigate(next, { replace: true })) })
+            }
+          >
+            <Form.Item name="email" label={t('auth.email')} rules={[{ required: true, message: t('auth.email_required') }, { type: 'email', message: t('auth.email_invalid') }]}>
+              <Input prefix={<MailOutlined />} autoComplete="email" size="large" data-testid="sign-in-email" />
+            </Form.Item>
+            <Form.Item name="password" label={t('auth.password')} rules={[{ required: true, message: t('auth.password_required') }]}>
+              <Input.Password prefix={<LockOutlined />} autoComplete="current-password" size="large" data-testid="sign-in-password" />
+            </Form.Item>
+            <Button type="primary" htmlType="submit" size="large" block loading={signIn.isPending} data-testid="sign-in-submit">
+              {t('auth.sign_in')}
+            </Button>
+          </Form>
+        )}
+        {offered.length > 0 && !secondStep ? (
           <>
             <Divider plain style={{ margin: '16px 0' }}>
               <Typography.Text type="secondary">{t('auth.or')}</Typography.Text>

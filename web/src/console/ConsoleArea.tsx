@@ -13,6 +13,7 @@ const OverviewPage = lazy(() => import('./overview/OverviewPage'));
 const KeysPage = lazy(() => import('./keys/KeysPage'));
 const UsagePage = lazy(() => import('./usage/UsagePage'));
 const QuickStartPage = lazy(() => import('./quickstart/QuickStartPage'));
+const ProfilePage = lazy(() => import('../profile/ProfilePage'));
 
 export function consoleMenu(t: TFunction): MenuDataItem[] {
   return [
@@ -36,6 +37,7 @@ export default function ConsoleArea() {
             <Route path="keys" element={<KeysPage />} />
             <Route path="usage" element={<UsagePage />} />
             <Route path="quickstart" element={<QuickStartPage />} />
+            <Route path="profile" element={<ProfilePage />} />
             <Route path="*" element={<NotFound home="/console" />} />
           </Routes>
         </AppShell>

@@ -1,4 +1,4 @@
-import { LogoutOutlined, SwapOutlined, UserOutlined } from '@ant-design/icons';
+import { IdcardOutlined, LogoutOutlined, SwapOutlined, UserOutlined } from '@ant-design/icons';
 import { ProLayout, type MenuDataItem } from '@ant-design/pro-components';
 import { App, Dropdown, Grid, Spin, Tag } from 'antd';
 import { Suspense, useEffect, type ReactNode } from 'react';
@@ -97,10 +97,12 @@ export function AppShell({ area, me, menu, children }: ShellProps) {
           <Dropdown
             menu={{
               items: [
+                { key: 'profile', icon: <IdcardOutlined />, label: <span data-testid="menu-profile">{t('shell.profile')}</span> },
                 ...(other ? [{ key: 'switch', icon: <SwapOutlined />, label: other.label }] : []),
                 { key: 'logout', icon: <LogoutOutlined />, label: t('shell.sign_out'), danger: true },
               ],
               onClick: ({ key }) => {
+                if (key === 'profile') navigate(`/${area}/profile`);
                 if (key === 'switch' && other) navigate(other.to);
                 if (key === 'logout')
                   signOut.mutate(undefined, {

@@ -1,11 +1,12 @@
 import { PlusOutlined } from '@ant-design/icons';
 import { DrawerForm, PageContainer, ProFormSelect, ProFormText } from '@ant-design/pro-components';
-import { App, Button, Form, Select, Table, Tag, Tooltip, Typography, type TableColumnsType } from 'antd';
+import { App, Button, Card, Form, Select, Switch, Table, Tag, Tooltip, Typography, type TableColumnsType } from 'antd';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useCreateUser, useRoles, useStaff, useUpdateUser } from '../../api/admin';
 import { applyFormError, errorLine } from '../../api/errors';
 import { can, roleLabel, useMe } from '../../api/session';
+import { useSetTwoFactorSetting, useTwoFactorSetting } from '../../api/profile';
 import type { AdminUser, UserCreate } from '../../api/types';
 import { useConfirm } from '../../components/confirm';
 import { QueryState } from '../../components/QueryState';
@@ -110,6 +111,7 @@ export default function StaffPage() {
         ) : undefined
       }
     >
+      {can(me.data, 'setting:view') ? <RequireTwoFactorSwitch editable={can(me.data, 'setting:edit')} /> : null}
       <QueryState query={staff}>
         {(data) => (
           <Table<AdminUser> rowKey="id" size="middle" columns={columns} dataSource={data.items} pagination={false} scroll={{ x: 'max-content' }} data-testid="staff-table" />
@@ -117,6 +119,37 @@ export default function StaffPage() {
       </QueryState>
       {manage ? <AddStaffDrawer open={adding} onOpenChange={setAdding} roleOptions={roleOptions} /> : null}
     </PageContainer>
+  );
+}
+
+/** require_2fa_for_staff: staff without 2FA reach only their Profile page until they enrol. */
+function RequireTwoFactorSwitch({ editable }: { editable: boolean }) {
+  const { t } = useTranslation();
+  const { message } = App.useApp();
+  const setting = useTwoFactorSetting(true);
+  const set = useSetTwoFactorSetting();
+  return (
+    <Card size="small" style={{ marginBottom: 16 }}>
+      <div style={{ display: 'flex', alignItems: 'center', gap: 12 }}>
+        <Switch
+          checked={setting.data?.require_2fa_for_staff ?? false}
+          loading={setting.isPending || set.isPending}
+          disabled={!editable}
+          data-testid="require-2fa-switch"
+          onChange={(on) =>
+            set.mutate(on, {
+              onSuccess: () => void message.success(t(on ? 'staff.require_2fa_on' : 'staff.require_2fa_off')),
+              onError: (e) => void message.error(errorLine(e, t)),
+            })
+          }
+        />
+        <div style={{ minWidth: 0 }}>
+          <Typography.Text strong>{t('staff.require_2fa')}</Typography.Text>
+          <br />
+          <Typography.Text type="secondary">{t('staff.require_2fa_hint')}</Typography.Text>
+        </div>
+      </div>
+    </Card>
   );
 }
 
