@@ -9,7 +9,8 @@
 //    account's own address is verified); otherwise ?error=account_not_linked and nothing changes;
 //  - a callback whose state does not match the browser's (another browser, a forged state) is
 //    refused; a forged id_token signature (Google) is refused;
-//  - frozen accounts and staff accounts are refused; audit entries name the provider.
+//  - a new account needs an address the provider verified; frozen accounts, staff accounts and
+//    accounts with two-factor sign-in are refused; audit entries name the provider.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../support/api.js';
 import { startFakeGitHub, startFakeGoogle, type FakeGitHub, type FakeGoogle, type GitHubUser } from '../support/fake-oauth.js';
@@ -290,6 +291,32 @@ describe('linking to an existing account by address', () => {
 });
 
 describe('refusals', () => {
+  it('a new account needs an address the provider verified', async () => {
+    gh.user = ghUser(6006, 'unverified-new@example.com', false);
+    const b = new Browser();
+    const landing = await b.signIn('github');
+    expect(landing.pathname).toBe('/console/login');
+    expect(landing.searchParams.get('error')).toBe('provider_email_not_verified');
+    expect(await userByEmail('unverified-new@example.com')).toBeUndefined();
+    expect((await b.api('GET', '/api/me')).status).toBe(401);
+  });
+
+  it('an account with two-factor sign-in is refused through a provider (it would skip the code)', async () => {
+    gh.user = ghUser(1001, 'octo@example.com');
+    const u = (await userByEmail('octo@example.com'))!;
+    const on = srv.ctx.db.dialect === 'sqlite' ? 1 : true;
+    await srv.ctx.db.kysely.updateTable('users').set({ two_factor_enabled: on }).where('id', '=', u.id).execute();
+    try {
+      const b = new Browser();
+      const landing = await b.signIn('github');
+      expect(landing.searchParams.get('error')).toBe('oauth_two_factor');
+      expect((await b.api('GET', '/api/me')).status).toBe(401);
+    } finally {
+      await srv.ctx.db.kysely.updateTable('users').set({ two_factor_enabled: srv.ctx.db.dialect === 'sqlite' ? 0 : false }).where('id', '=', u.id).execute();
+    }
+    expect((await new Browser().signIn('github')).pathname).toBe('/console');
+  });
+
   it('a frozen account is refused with account_frozen', async () => {
     gh.user = ghUser(1001, 'octo@example.com');
     const u = (await userByEmail('octo@example.com'))!;

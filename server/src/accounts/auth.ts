@@ -13,7 +13,7 @@ import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './password-policy.js';
 import type { SecretBox } from '../lib/crypto.js';
 import type { ChangeFeed } from '../live/changes.js';
 import { audit } from '../audit/index.js';
-import { admitOAuthSignUp, grantFirstKey, oauthActor, oauthPlugins, oauthProviderOf, refuseStaff, type HookContext } from './oauth.js';
+import { admitOAuthSignUp, grantFirstKey, oauthActor, oauthPlugins, oauthProviderOf, refuseStaff, refuseTwoFactor, type HookContext } from './oauth.js';
 
 /** Set by our route from Fastify's `req.ip`; whatever a caller sends under this name is replaced. */
 export const CLIENT_IP_HEADER = 'x-tollgate-client-ip';
@@ -151,9 +151,10 @@ export function createAuth(db: Db, config: Config, log: Logger, deps: { feed: Ch
     databaseHooks: {
       user: {
         create: {
-          // The registration switch applies to accounts an OAuth sign-in would create.
-          before: async (_user, hctx) => {
-            if (oauthProviderOf(hctx as HookContext | null)) await admitOAuthSignUp(db);
+          // The registration switch applies to accounts an OAuth sign-in would create, and such an
+          // account needs an address the provider has verified (else anyone could take anyone's).
+          before: async (user, hctx) => {
+            if (oauthProviderOf(hctx as HookContext | null)) await admitOAuthSignUp(db, user.emailVerified === true);
           },
           // Every user, however created (sign-up, OAuth), gets a wallet; an OAuth sign-up also
           // gets its first key, shown once on the first landing.
@@ -183,10 +184,14 @@ export function createAuth(db: Db, config: Config, log: Logger, deps: { feed: Ch
       session: {
         create: {
           before: async (session, hctx) => {
-            const u = await db.kysely.selectFrom('users').select(['status', 'role', 'email_verified']).where('id', '=', Number(session.userId)).executeTakeFirst();
+            const u = await db.kysely.selectFrom('users').select(['status', 'role', 'email_verified', 'two_factor_enabled']).where('id', '=', Number(session.userId)).executeTakeFirst();
             if (u?.status === 'frozen') throw new APIError('FORBIDDEN', { code: 'account_frozen', message: 'This account is frozen. Contact the operator to have it unfrozen.' });
             if (!u || u.status !== 'active') throw new APIError('FORBIDDEN', { code: 'account_disabled', message: 'This account is disabled.' });
-            if (oauthProviderOf(hctx as HookContext | null)) refuseStaff(u.role);
+            if (oauthProviderOf(hctx as HookContext | null)) {
+              refuseStaff(u.role);
+              // A provider sign-in would skip the second factor (better-auth asks for it only after a password).
+              refuseTwoFactor(Boolean(u.two_factor_enabled));
+            }
             // Checked after the password (a session is being made), so it tells nothing to someone
             // without it. Staff are exempt (operators made their accounts); without mail nobody
             // could verify, so the setting then has no effect.

@@ -167,11 +167,15 @@ export function oauthActor(ctx: HookContext | null | undefined, clientIpHeader: 
 }
 
 /**
- * The registration switch for an account an OAuth sign-in would create: `closed` refuses it, and
+ * An account an OAuth sign-in would create needs an address the provider verified; then the
+ * registration switch: `closed` refuses it, and
  * so does `invite_only` (an invite code is entered on the sign-up form, which OAuth skips). The
  * code travels to the sign-in page as `?error=`.
  */
-export async function admitOAuthSignUp(db: Db): Promise<void> {
+export async function admitOAuthSignUp(db: Db, providerVerifiedEmail: boolean): Promise<void> {
+  if (!providerVerifiedEmail) {
+    throw new APIError('FORBIDDEN', { code: 'provider_email_not_verified', message: 'The provider has not verified this email address; verify it there first, then sign in again.' });
+  }
   const mode = await getRegistration(db);
   if (mode === 'closed') throw new APIError('FORBIDDEN', { code: 'registration_closed', message: 'Sign-up is closed on this server; ask an operator for an account.' });
   if (mode === 'invite_only') throw new APIError('FORBIDDEN', { code: 'registration_invite_only', message: 'New accounts need an invite code: sign up with it first, then sign in.' });
@@ -181,6 +185,13 @@ export async function admitOAuthSignUp(db: Db): Promise<void> {
 export function refuseStaff(role: unknown): void {
   if (typeof role === 'string' && role !== 'user') {
     throw new APIError('FORBIDDEN', { code: 'oauth_staff_refused', message: 'Staff accounts sign in with email and password.' });
+  }
+}
+
+/** An account with a second factor signs in with password and code, never through a provider (which would skip the code). */
+export function refuseTwoFactor(enabled: boolean): void {
+  if (enabled) {
+    throw new APIError('FORBIDDEN', { code: 'oauth_two_factor', message: 'This account uses two-factor sign-in: sign in with your email, password and code.' });
   }
 }
 

@@ -18,10 +18,11 @@ function safeNext(next: string | null, area: Area): string {
   return `/${area}`;
 }
 
-const OAUTH_ERRORS = ['registration_closed', 'registration_invite_only', 'account_not_linked', 'oauth_staff_refused', 'account_frozen', 'account_disabled', 'access_denied', 'state_mismatch', 'email_not_found'] as const;
+const OAUTH_ERRORS = ['registration_closed', 'registration_invite_only', 'account_not_linked', 'oauth_staff_refused', 'account_frozen', 'account_disabled', 'access_denied', 'state_mismatch', 'email_not_found', 'provider_email_not_verified', 'oauth_two_factor', 'email_not_verified'] as const;
 
 /** A provider sign-in's `?error=` in words; an unknown code gets the general sentence. */
-function oauthErrorText(t: TFunction, code: string): string {
+function oauthErrorText(t: TFunction, raw: string): string {
+  const code = raw.toLowerCase();
   const known = (OAUTH_ERRORS as readonly string[]).includes(code) ? (code as (typeof OAUTH_ERRORS)[number]) : code.includes('state') ? 'state_mismatch' : null;
   return known ? t(`auth.oauth_errors.${known}`) : t('auth.oauth_failed');
 }
