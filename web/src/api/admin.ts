@@ -220,6 +220,25 @@ export function useRevokeKey() {
   });
 }
 
+/** A new secret for the key (shown once); the previous one works for `grace_seconds`. */
+export function useRotateKey() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (v: { id: number; grace_seconds: number }) =>
+      call(api.POST('/api/admin/keys/{id}/rotate', { params: { path: { id: v.id } }, body: { grace_seconds: v.grace_seconds } })),
+    onSuccess: () => qc.invalidateQueries({ queryKey: adminKeys.keys }),
+  });
+}
+
+/** Leak lock: refused at once everywhere with 401 key_locked; the owner sees the reason. */
+export function useLockKey() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (v: { id: number; reason: string }) => call(api.POST('/api/admin/keys/{id}/lock', { params: { path: { id: v.id } }, body: { reason: v.reason } })),
+    onSuccess: () => qc.invalidateQueries({ queryKey: adminKeys.keys }),
+  });
+}
+
 // --- usage ---------------------------------------------------------------------------------
 
 export type UsageFilters = Omit<UsageQuery, 'page' | 'page_size' | 'sort' | 'order'>;

@@ -30,7 +30,7 @@ export function useModels() {
 
 export interface ConsoleKeyFilters {
   q?: string;
-  status?: 'active' | 'disabled' | 'revoked';
+  status?: 'active' | 'disabled' | 'locked' | 'revoked';
 }
 
 export function fetchConsoleKeys(s: TableState<ConsoleKeyFilters>) {
@@ -57,6 +57,16 @@ export function useUpdateConsoleKey() {
   const qc = useQueryClient();
   return useMutation({
     mutationFn: (v: { id: number; body: ConsoleKeyPatch }) => call(api.PATCH('/api/console/keys/{id}', { params: { path: { id: v.id } }, body: v.body })),
+    onSuccess: () => qc.invalidateQueries({ queryKey: consoleKeys.keys }),
+  });
+}
+
+/** A new secret for one of my keys (shown once); the previous one works for `grace_seconds` (none when locked). */
+export function useRotateConsoleKey() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (v: { id: number; grace_seconds: number }) =>
+      call(api.POST('/api/console/keys/{id}/rotate', { params: { path: { id: v.id } }, body: { grace_seconds: v.grace_seconds } })),
     onSuccess: () => qc.invalidateQueries({ queryKey: consoleKeys.keys }),
   });
 }

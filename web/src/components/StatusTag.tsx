@@ -7,6 +7,7 @@ const COLORS: Record<string, string> = {
   disabled: 'default',
   auto_disabled: 'warning',
   revoked: 'error',
+  locked: 'error',
   expired: 'warning',
   quota_exhausted: 'warning',
 };

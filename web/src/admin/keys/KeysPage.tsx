@@ -5,12 +5,11 @@ import { useCallback, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { can, useMe } from '../../api/session';
 import { Clip } from '../../components/Clip';
-import { adminKeys, fetchKeys, useRevokeKey, useUpdateKey, type KeyFilters } from '../../api/admin';
+import { adminKeys, fetchKeys, useLockKey, useRevokeKey, useRotateKey, useUpdateKey, type KeyFilters } from '../../api/admin';
 import { errorLine } from '../../api/errors';
 import type { AdminKey } from '../../api/types';
 import { useConfirm } from '../../components/confirm';
 import { KeyQuota } from '../../components/KeyQuota';
-import { StatusTag } from '../../components/StatusTag';
 import { ServerTable } from '../../components/ServerTable';
 import { useServerTable } from '../../components/useServerTable';
 import { formatDateTimeShort } from '../../lib/format';
@@ -19,6 +18,9 @@ import { posInt } from '../../components/usage/filters';
 import { UserPicker } from '../pickers';
 import { NewKeyModal } from '../../console/keys/NewKeyModal';
 import { KeyCreateDrawer } from './KeyCreateDrawer';
+import { LockKeyModal } from './LockKeyModal';
+import { RotateKeyModal } from '../../components/keys/RotateKeyModal';
+import { KeyStateTag } from '../../components/keys/KeyStateTag';
 import { useDrawer } from '../../components/useDrawer';
 
 const toFilters = (v: Record<string, unknown>): KeyFilters => ({
@@ -34,6 +36,10 @@ export default function KeysPage() {
   const { confirm } = useConfirm();
   const update = useUpdateKey();
   const revoke = useRevokeKey();
+  const rotate = useRotateKey();
+  const lock = useLockKey();
+  const [rotating, setRotating] = useState<AdminKey | null>(null);
+  const [locking, setLocking] = useState<AdminKey | null>(null);
   const creating = useDrawer<never>();
   const [created, setCreated] = useState<{ name: string; key: string } | null>(null);
   const table = useServerTable<AdminKey, KeyFilters>({ queryKey: adminKeys.keys, fetch: fetchKeys, toFilters: useCallback(toFilters, []), initialFilters: {} });
@@ -49,6 +55,8 @@ export default function KeysPage() {
   };
 
   const onAction = (k: AdminKey, key: string) => {
+    if (key === 'rotate') setRotating(k);
+    if (key === 'lock') setLocking(k);
     if (key === 'enable') void act(() => update.mutateAsync({ id: k.id, body: { status: 'active' } }), t('keys.enabled_ok')).catch(() => {});
     if (key === 'disable')
       confirm({
@@ -97,8 +105,8 @@ export default function KeysPage() {
       title: t('keys.fields.status'),
       dataIndex: 'state',
       valueType: 'select',
-      valueEnum: { active: { text: t('status.active') }, disabled: { text: t('status.disabled') }, revoked: { text: t('status.revoked') } },
-      render: (_, k) => <StatusTag status={k.state} />,
+      valueEnum: { active: { text: t('status.active') }, disabled: { text: t('status.disabled') }, locked: { text: t('status.locked') }, revoked: { text: t('status.revoked') } },
+      render: (_, k) => <KeyStateTag k={k} />,
     },
     { title: t('keys.fields.expires_at'), dataIndex: 'expires_at', search: false, render: (_, k) => (k.expires_at ? formatDateTimeShort(k.expires_at) : t('keys.never')) },
     { title: t('keys.fields.quota'), key: 'quota', search: false, align: 'right', render: (_, k) => <KeyQuota k={k} /> },
@@ -116,7 +124,7 @@ export default function KeysPage() {
       valueType: 'option',
       fixed: 'right',
       render: (_, k) =>
-        k.status === 'revoked'
+        k.status === 'revoked' || !(can(me.data, 'key:edit') || can(me.data, 'key:disable'))
           ? []
           : [
               <Dropdown
@@ -124,14 +132,23 @@ export default function KeysPage() {
                 trigger={['click']}
                 menu={{
                   items: [
-                    k.status === 'active' ? { key: 'disable', label: t('common.disable') } : { key: 'enable', label: t('common.enable') },
-                    { type: 'divider' },
-                    { key: 'revoke', label: t('keys.revoke_keep'), danger: true },
+                    // A locked key comes back only through a rotation (the server refuses to enable it).
+                    ...(!can(me.data, 'key:edit') || k.status === 'locked'
+                      ? []
+                      : [k.status === 'active' ? { key: 'disable', label: t('common.disable') } : { key: 'enable', label: t('common.enable') }]),
+                    ...(can(me.data, 'key:edit') ? [{ key: 'rotate', label: t('rotate.action') }] : []),
+                    ...(can(me.data, 'key:disable')
+                      ? [
+                          ...(k.status === 'locked' ? [] : [{ key: 'lock', label: t('lock.action'), danger: true }]),
+                          { type: 'divider' as const },
+                          { key: 'revoke', label: t('keys.revoke_keep'), danger: true },
+                        ]
+                      : []),
                   ],
                   onClick: ({ key }) => onAction(k, key),
                 }}
               >
-                <Button size="small" type="link">
+                <Button size="small" type="link" data-testid={`key-manage-${k.id}`}>
                   {t('common.manage')}
                 </Button>
               </Dropdown>,
@@ -157,6 +174,29 @@ export default function KeysPage() {
       />
       <KeyCreateDrawer key={creating.session} open={creating.open} onOpenChange={creating.setOpen} onCreated={setCreated} />
       <NewKeyModal created={created} onClose={() => setCreated(null)} />
+      <RotateKeyModal
+        target={rotating}
+        onClose={() => setRotating(null)}
+        rotate={async (grace_seconds) => {
+          const k = rotating!;
+          await act(async () => {
+            const r = await rotate.mutateAsync({ id: k.id, grace_seconds });
+            setRotating(null);
+            setCreated({ name: r.name || r.display, key: r.key });
+          }, t('rotate.done')).catch(() => {});
+        }}
+      />
+      <LockKeyModal
+        target={locking}
+        onClose={() => setLocking(null)}
+        lock={async (reason) => {
+          const k = locking!;
+          await act(async () => {
+            await lock.mutateAsync({ id: k.id, reason });
+            setLocking(null);
+          }, t('lock.done')).catch(() => {});
+        }}
+      />
     </PageContainer>
   );
 }

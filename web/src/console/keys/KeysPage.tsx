@@ -3,17 +3,19 @@ import { PageContainer, type ProColumns } from '@ant-design/pro-components';
 import { App, Button, Empty, Space, Tooltip, Typography } from 'antd';
 import { useCallback, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { consoleKeys, fetchConsoleKeys, useDeleteConsoleKey, useUpdateConsoleKey, type ConsoleKeyFilters } from '../../api/console';
+import { consoleKeys, fetchConsoleKeys, useDeleteConsoleKey, useRotateConsoleKey, useUpdateConsoleKey, type ConsoleKeyFilters } from '../../api/console';
 import { errorLine } from '../../api/errors';
 import type { ConsoleKey, ConsoleKeyCreated } from '../../api/types';
 import { useConfirm } from '../../components/confirm';
 import { KeyQuota } from '../../components/KeyQuota';
 import { ServerTable } from '../../components/ServerTable';
-import { StatusTag } from '../../components/StatusTag';
+import { KeyStateTag } from '../../components/keys/KeyStateTag';
+import { RotateKeyModal } from '../../components/keys/RotateKeyModal';
 import { useDrawer } from '../../components/useDrawer';
 import { useServerTable } from '../../components/useServerTable';
 import { formatDateTimeShort } from '../../lib/format';
 import { KeyDrawer } from './KeyDrawer';
+import { LockedKeysNotice } from './LockedKeysNotice';
 import { NewKeyModal } from './NewKeyModal';
 
 const toFilters = (v: Record<string, unknown>): ConsoleKeyFilters => ({
@@ -29,6 +31,8 @@ export default function KeysPage() {
   const [created, setCreated] = useState<ConsoleKeyCreated | null>(null);
   const update = useUpdateConsoleKey();
   const del = useDeleteConsoleKey();
+  const rotate = useRotateConsoleKey();
+  const [rotating, setRotating] = useState<ConsoleKey | null>(null);
   const table = useServerTable<ConsoleKey, ConsoleKeyFilters>({ queryKey: consoleKeys.keys, fetch: fetchConsoleKeys, toFilters: useCallback(toFilters, []), initialFilters: {} });
 
   const newKey = () => drawer.show(null);
@@ -50,8 +54,8 @@ export default function KeysPage() {
       title: t('my_keys.fields.status'),
       dataIndex: 'state',
       valueType: 'select',
-      valueEnum: { active: { text: t('status.active') }, disabled: { text: t('status.disabled') }, revoked: { text: t('status.revoked') } },
-      render: (_, k) => <StatusTag status={k.state} />,
+      valueEnum: { active: { text: t('status.active') }, disabled: { text: t('status.disabled') }, locked: { text: t('status.locked') }, revoked: { text: t('status.revoked') } },
+      render: (_, k) => <KeyStateTag k={k} />,
     },
     { title: t('my_keys.fields.expires_at'), dataIndex: 'expires_at', search: false, render: (_, k) => (k.expires_at ? formatDateTimeShort(k.expires_at) : t('keys.never')) },
     { title: t('my_keys.fields.quota'), key: 'quota', search: false, align: 'right', render: (_, k) => <KeyQuota k={k} /> },
@@ -93,7 +97,11 @@ export default function KeysPage() {
         >
           {t('common.edit')}
         </Button>,
-        k.status === 'active' ? (
+        <Button key="rotate" size="small" type="link" danger={k.status === 'locked'} onClick={() => setRotating(k)} data-testid={`key-rotate-${k.id}`}>
+          {t('rotate.action')}
+        </Button>,
+        // A locked key is not switched back on: its way out is the rotation beside.
+        k.status === 'locked' ? null : k.status === 'active' ? (
           <Button
             key="disable"
             size="small"
@@ -138,6 +146,7 @@ export default function KeysPage() {
 
   return (
     <PageContainer title={t('my_keys.title')} content={t('my_keys.intro')}>
+      <LockedKeysNotice onRotate={setRotating} />
       <ServerTable<ConsoleKey, ConsoleKeyFilters>
         table={table}
         columns={columns}
@@ -165,6 +174,19 @@ export default function KeysPage() {
       />
       <KeyDrawer key={drawer.session} k={drawer.target} open={drawer.open} onOpenChange={drawer.setOpen} onCreated={setCreated} />
       <NewKeyModal created={created} onClose={() => setCreated(null)} />
+      <RotateKeyModal
+        target={rotating}
+        onClose={() => setRotating(null)}
+        rotate={async (grace_seconds) => {
+          const k = rotating!;
+          await act(async () => {
+            const r = await rotate.mutateAsync({ id: k.id, grace_seconds });
+            setRotating(null);
+            setCreated({ name: r.name, key: r.key } as ConsoleKeyCreated);
+          }, t('rotate.done')).catch(() => {});
+        }}
+      />
     </PageContainer>
   );
 }
+

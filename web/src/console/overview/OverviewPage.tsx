@@ -11,6 +11,7 @@ import { ErrorAlert } from '../../components/ErrorAlert';
 import { Money } from '../../components/Money';
 import { formatAxisUsd, formatCompact, formatInt } from '../../lib/format';
 import { formatMoney } from '../../lib/money';
+import { LockedKeysNotice } from '../keys/LockedKeysNotice';
 
 function Sums({ title, s, testId }: { title: string; s: Overview['today']; testId: string }) {
   const { t, i18n } = useTranslation();
@@ -74,6 +75,7 @@ export default function OverviewPage() {
 
   return (
     <PageContainer title={t('overview.title')} content={d ? t('overview.hello', { name: d.user.name || d.user.email }) : undefined}>
+      <LockedKeysNotice />
       {q.isError ? <ErrorAlert error={q.error} onRetry={() => void q.refetch()} /> : null}
       {d && d.wallet.arrears_micros > 0 ? <Alert type="error" showIcon style={{ marginBottom: 16 }} message={t('overview.arrears', { amount: formatMoney(d.wallet.arrears_micros, 'total') })} /> : null}
       {/* Nothing to show but the error (and its retry) until the overview loads once. */}
