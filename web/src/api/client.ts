@@ -9,6 +9,7 @@
  * words for people.
  */
 import createClient from 'openapi-fetch';
+import i18n from '../i18n';
 import type { paths } from './schema';
 
 export type { paths };
@@ -79,7 +80,6 @@ export async function call<T>(request: Promise<FetchResult<T>>): Promise<T> {
   throw err;
 }
 
-/** better-auth's endpoints are not in the OpenAPI document; a small typed helper for them. */
 export type AuthPath =
   | '/api/auth/sign-in/email'
   | '/api/auth/sign-up/email'
@@ -90,12 +90,28 @@ export type AuthPath =
   | '/api/auth/two-factor/verify-totp'
   | '/api/auth/two-factor/verify-backup-code'
   | '/api/auth/two-factor/generate-backup-codes'
-  | '/api/auth/two-factor/disable';
+  | '/api/auth/two-factor/disable'
+  | '/api/auth/request-password-reset'
+  | '/api/auth/reset-password'
+  | '/api/auth/send-verification-email';
 
+/**
+ * better-auth's endpoints are not in the OpenAPI document; a small typed helper for them. The
+ * console's language goes along (`x-tollgate-lang`): mails the request causes are written in it.
+ */
 export async function authPost<T = unknown>(path: AuthPath, body: object): Promise<T> {
+  return authFetch<T>(path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-tollgate-lang': i18n.language }, body: JSON.stringify(body) });
+}
+
+/** better-auth's GET endpoints (verify-email), as `authPost`. */
+export async function authGet<T = unknown>(path: '/api/auth/verify-email', query: Record<string, string>): Promise<T> {
+  return authFetch<T>(`${path}?${new URLSearchParams(query).toString()}`, { method: 'GET', headers: { 'x-tollgate-lang': i18n.language } });
+}
+
+async function authFetch<T>(path: string, init: RequestInit): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(path, { method: 'POST', credentials: 'include', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    res = await fetch(path, { credentials: 'include', ...init });
   } catch (e) {
     throw new ApiError(0, 'network', e instanceof Error ? e.message : String(e));
   }

@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { ApiError, api, authPost, call } from './client';
+import { ApiError, api, authGet, authPost, call } from './client';
 import type { TFunction } from 'i18next';
 import type { Me } from './types';
 
@@ -112,4 +112,24 @@ export function useSocialSignIn() {
 /** The first key of an account a GitHub/Google sign-in created: answered once (404 afterwards). */
 export function takeFirstKey() {
   return call(api.POST('/api/me/first-key'));
+}
+
+/** "Forgot password?": the answer is the same whether or not the address has an account. */
+export function useRequestPasswordReset() {
+  return useMutation({ mutationFn: (email: string) => authPost('/api/auth/request-password-reset', { email: email.trim() }) });
+}
+
+/** Set a new password with the token from the reset mail; every session of the account ends. */
+export function useResetPassword() {
+  return useMutation({ mutationFn: (v: { token: string; newPassword: string }) => authPost('/api/auth/reset-password', v) });
+}
+
+/** Send the verification mail again (the same answer for any address). */
+export function useResendVerification() {
+  return useMutation({ mutationFn: (email: string) => authPost('/api/auth/send-verification-email', { email: email.trim() }) });
+}
+
+/** Confirm an address with the token from the verification mail. */
+export function useVerifyEmail() {
+  return useMutation({ mutationFn: (token: string) => authGet('/api/auth/verify-email', { token }) });
 }

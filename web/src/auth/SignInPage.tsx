@@ -5,7 +5,8 @@ import type { TFunction } from 'i18next';
 import { useTranslation } from 'react-i18next';
 import { Link, useNavigate, useSearchParams } from 'react-router';
 import { describeError } from '../api/errors';
-import { isStaff, useAuthProviders, useMe, useSignIn, useSocialSignIn } from '../api/session';
+import { ApiError } from '../api/client';
+import { isStaff, useAuthProviders, useMe, useResendVerification, useSignIn, useSocialSignIn } from '../api/session';
 import { LanguageSwitch } from '../components/LanguageSwitch';
 import { Logo } from '../layouts/Logo';
 import { SecondFactorForm } from './SecondFactorForm';
@@ -33,6 +34,8 @@ function SignIn({ area }: { area: Area }) {
   const [params] = useSearchParams();
   const me = useMe();
   const signIn = useSignIn();
+  const resend = useResendVerification();
+  const [form] = Form.useForm<{ email: string; password: string }>();
   const social = useSocialSignIn();
   const providers = useAuthProviders();
   const offered = area === 'console' ? (providers.data?.providers ?? []) : [];
@@ -49,7 +52,9 @@ function SignIn({ area }: { area: Area }) {
     if (me.data && !signIn.isPending) navigate(area === 'admin' && !isStaff(me.data) ? '/admin' : next, { replace: true });
   }, [me.data, area, next, navigate, signIn.isPending]);
 
-  const err = signIn.error ? describeError(signIn.error, t) : social.error ? describeError(social.error, t) : null;
+  // Right password, address not verified yet (require_email_verification): say so, offer the mail again.
+  const notVerified = signIn.error instanceof ApiError && signIn.error.code === 'email_not_verified';
+  const err = notVerified ? null : signIn.error ? describeError(signIn.error, t) : social.error ? describeError(social.error, t) : null;
   // Back from GitHub/Google with `?error=<code>` (better-auth's, or ours: registration_closed …).
   const oauthCode = params.get('error');
   const oauthErr = oauthCode && !signIn.isPending && !signIn.isError ? oauthErrorText(t, oauthCode) : null;
@@ -72,6 +77,25 @@ function SignIn({ area }: { area: Area }) {
         <Typography.Paragraph type="secondary">{t(area === 'admin' ? 'auth.admin_subtitle' : 'auth.console_subtitle')}</Typography.Paragraph>
         {oauthErr && !err ? <Alert type="error" showIcon style={{ marginBottom: 16 }} message={oauthErr} role="alert" data-testid="oauth-error" /> : null}
         {err ? <Alert type="error" showIcon style={{ marginBottom: 16 }} message={err.message} role="alert" data-testid="sign-in-error" /> : null}
+        {notVerified ? (
+          <Alert
+            type="warning"
+            showIcon
+            style={{ marginBottom: 16 }}
+            role="alert"
+            data-testid="sign-in-not-verified"
+            message={t('reset.not_verified')}
+            description={
+              resend.isSuccess ? (
+                <span data-testid="verification-resent">{t('reset.resent')}</span>
+              ) : (
+                <Button size="small" loading={resend.isPending} onClick={() => resend.mutate(form.getFieldValue('email') as string)} data-testid="resend-verification">
+                  {t('reset.resend')}
+                </Button>
+              )
+            }
+          />
+        ) : null}
         {secondStep ? (
           <SecondFactorForm
             onDone={() => navigate(next, { replace: true })}
@@ -82,11 +106,13 @@ function SignIn({ area }: { area: Area }) {
           />
         ) : (
           <Form
+            form={form}
             layout="vertical"
             requiredMark={false}
-            onFinish={(v: { email: string; password: string }) =>
-              signIn.mutate(v, { onSuccess: (r) => (r?.twoFactorRedirect ? setSecondStep(true) : navigate(next, { replace: true })) })
-            }
+            onFinish={(v: { email: string; password: string }) => {
+              resend.reset();
+              signIn.mutate(v, { onSuccess: (r) => (r?.twoFactorRedirect ? setSecondStep(true) : navigate(next, { replace: true })) });
+            }}
           >
             <Form.Item name="email" label={t('auth.email')} rules={[{ required: true, message: t('auth.email_required') }, { type: 'email', message: t('auth.email_invalid') }]}>
               <Input prefix={<MailOutlined />} autoComplete="email" size="large" data-testid="sign-in-email" />
@@ -94,6 +120,11 @@ function SignIn({ area }: { area: Area }) {
             <Form.Item name="password" label={t('auth.password')} rules={[{ required: true, message: t('auth.password_required') }]}>
               <Input.Password prefix={<LockOutlined />} autoComplete="current-password" size="large" data-testid="sign-in-password" />
             </Form.Item>
+            <div style={{ textAlign: 'right', marginTop: -12, marginBottom: 16 }}>
+              <Link to={area === 'admin' ? '/console/forgot-password?area=admin' : '/console/forgot-password'} data-testid="to-forgot-password">
+                {t('reset.forgot_link')}
+              </Link>
+            </div>
             <Button type="primary" htmlType="submit" size="large" block loading={signIn.isPending} data-testid="sign-in-submit">
               {t('auth.sign_in')}
             </Button>
