@@ -173,11 +173,13 @@ describe('web console', () => {
     await drawer.getByRole('tab', { name: 'Balance' }).click();
     await page.getByTestId('balance-amount').fill('10');
     await page.getByTestId('balance-reason').fill('welcome credit');
+    await page.getByTestId('topup-method').click();
+    await openDropdown(page).locator('.ant-select-item-option').filter({ hasText: 'Cash' }).first().click();
     await page.getByTestId('balance-submit').click();
     await confirmOk(page).click();
     await expectToast(page, 'Booked +$10.00; the balance is now $10.00');
 
-    await drawer.locator('.ant-radio-button-wrapper').filter({ hasText: 'Deduct' }).click();
+    await page.getByTestId('topup-type-deduction').click();
     await page.getByTestId('balance-amount').fill('0.5');
     await page.getByTestId('balance-reason').fill('correction');
     await page.getByTestId('balance-submit').click();

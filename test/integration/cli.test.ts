@@ -174,6 +174,23 @@ describe('tollgate CLI', () => {
     const show = await json('user', 'show', 'alice@example.com');
     expect(show).toMatchObject({ balance_micros: 4_750_000, cash_micros: 4_750_000, pending_micros: 0 });
     expect(await bookProblems(db.kysely, show.wallet_id)).toEqual([]);
+
+    // A staff top-up with how it was paid and the slip number, then a deduction: the same service as the console.
+    const top = await json('balance', 'adjust', '--user', 'alice@example.com', '--amount', '2', '--type', 'topup', '--method', 'bank_transfer', '--reference', 'SLIP-2026-001', '--reason', 'wire received');
+    expect(top).toMatchObject({ balance_micros: 6_750_000, entry_type: 'topup', payment_method: 'bank_transfer', reference: 'SLIP-2026-001' });
+    const ded = await json('balance', 'adjust', '--user', 'alice@example.com', '--amount', '-2', '--type', 'deduction', '--reason', 'wire bounced');
+    expect(ded).toMatchObject({ balance_micros: 4_750_000, entry_type: 'deduction', payment_method: null });
+    const row = await db.kysely.selectFrom('ledger_entries').selectAll().where('id', '=', top.entry_id).executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ type: 'topup', ref_type: 'admin', payment_method: 'bank_transfer', external_ref: 'SLIP-2026-001', reason: 'wire received' });
+    const audited = await db.kysely.selectFrom('audit_log').selectAll().where('action', '=', 'balance.adjust').orderBy('id', 'desc').limit(2).execute();
+    expect(audited.map((a) => JSON.parse(a.after_json ?? '{}').type)).toEqual(['deduction', 'topup']);
+    await Promise.all([
+      fails(/payment_method/, 'balance', 'adjust', '--user', 'alice@example.com', '--amount', '1', '--type', 'topup', '--reason', 'no method'),
+      fails(/deduction takes money away/, 'balance', 'adjust', '--user', 'alice@example.com', '--amount', '1', '--type', 'deduction', '--reason', 'wrong sign'),
+      fails(/Allowed choices/, 'balance', 'adjust', '--user', 'alice@example.com', '--amount', '1', '--type', 'gift', '--reason', 'bad type'),
+      fails(/Allowed choices/, 'balance', 'adjust', '--user', 'alice@example.com', '--amount', '1', '--type', 'topup', '--method', 'paypal', '--reason', 'bad method'),
+    ]);
+    expect(await bookProblems(db.kysely, show.wallet_id)).toEqual([]);
   });
 
   it('key create prints the key alone; it works on a running server, and key revoke stops it within 5 s', async () => {

@@ -7,7 +7,8 @@ import { actorOf, assertPermission, mayActOnStaff } from '../http/session.js';
 import { isStaffRole } from '../lib/permissions.js';
 import { IdParam, PageQuery, UsdAmount, pageOf } from '../http/pagination.js';
 import { parseMicros } from '../lib/money.js';
-import { adjustUserBalance } from '../billing/wallets.js';
+import type { LedgerEntry } from '../db/schema.js';
+import { adjustUserBalance, LEDGER_TYPES, PAYMENT_METHODS, STAFF_ENTRY_TYPES, type PaymentMethod } from '../billing/wallets.js';
 import { keyView, createKey, listKeys, lockKey, MAX_GRACE_SECONDS, revokeKey, rotateKey, updateKey, getKey, KEY_STATUSES } from './keys.js';
 import { createUser, freezeUser, getUserWithWallet, listUsers, SETTABLE_USER_STATUSES, setPassword, unfreezeUser, UserNameSchema, updateUser, userView, USER_STATUSES } from './users.js';
 import { roleExists } from './role-store.js';
@@ -90,6 +91,8 @@ export const LedgerEntrySchema = z.object({
   reason: z.string().nullable(),
   actor_id: z.number().nullable(),
   created_at: z.string(),
+  payment_method: z.enum(PAYMENT_METHODS).nullable().describe('staff top-ups: how the money came in'),
+  reference: z.string().nullable().describe('staff top-ups: bank slip / transaction number'),
 });
 
 export const KeyInputSchema = z.object({
@@ -299,12 +302,17 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
     config: { permission: ['user:edit', 'balance:adjust'] },
     schema: {
       tags,
-      summary: 'Add or deduct cash by hand (user:edit + balance:adjust; needs a reason; idempotent)',
+      summary: 'Book cash by hand: a staff top-up, deduction, compensation or correction (user:edit + balance:adjust; needs a reason; idempotent)',
       description:
-        'Positive amounts add cash (and pay off arrears first); negative amounts deduct and never take cash below zero or uncover a call in progress. Send the same Idempotency-Key (header or field) to retry safely.',
+        'Positive amounts add cash (and pay off arrears first); negative amounts deduct and never take cash below zero or uncover a call in progress. ' +
+        'type: topup (money received: payment_method required, positive), deduction (negative), compensation (positive), correction (either sign); ' +
+        'omitted, the entry is an untyped manual adjustment. Send the same Idempotency-Key (header or field) to retry safely.',
       params: IdParam,
       body: z.object({
         amount: UsdAmount.describe('USD, signed, e.g. "25" or "-3.5"'),
+        type: z.enum(STAFF_ENTRY_TYPES).optional().describe('top-up 充值, deduction 扣款, compensation 补偿, correction 调账'),
+        payment_method: z.enum(PAYMENT_METHODS).optional().describe('how the money came in; required for a top-up'),
+        reference: z.string().trim().max(200).optional().describe('bank slip, transaction or receipt number'),
         reason: z.string().trim().min(2, 'give a reason (at least 2 characters)').max(500),
         idempotency_key: z.string().min(1).max(128).optional(),
       }),
@@ -320,6 +328,9 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
       const headerKey = req.headers['idempotency-key'];
       const res = await adjustUserBalance(ctx.db, actorOf(req), req.params.id, {
         amount,
+        type: req.body.type,
+        paymentMethod: req.body.payment_method,
+        reference: req.body.reference,
         reason: req.body.reason,
         idempotencyKey: req.body.idempotency_key ?? (typeof headerKey === 'string' ? headerKey : undefined),
       });
@@ -331,10 +342,18 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
   r.get('/users/:id/ledger', {
 
     config: { permission: 'user:view' },
-    schema: { tags, summary: "A user's ledger entries, newest first", params: IdParam, querystring: PageQuery, response: { 200: pageOf(LedgerEntrySchema) } },
+    schema: {
+      tags,
+      summary: "A user's ledger entries, newest first",
+      params: IdParam,
+      querystring: PageQuery.extend({ type: LedgerTypeFilter }),
+      response: { 200: pageOf(LedgerEntrySchema) },
+    },
     handler: async (req) => {
       const { wallet } = await getUserWithWallet(ctx.db.kysely, req.params.id);
-      const base = ctx.db.kysely.selectFrom('ledger_entries').where('wallet_id', '=', wallet.id);
+      let base = ctx.db.kysely.selectFrom('ledger_entries').where('wallet_id', '=', wallet.id);
+      const types = ledgerTypes(req.query.type);
+      if (types.length > 0) base = base.where('type', 'in', types);
       const total = Number((await base.select((eb) => eb.fn.countAll().as('n')).executeTakeFirst())?.n ?? 0);
       const rows = await base.selectAll().orderBy('id', 'desc').limit(req.query.page_size).offset((req.query.page - 1) * req.query.page_size).execute();
       return { items: rows.map(entryView), total, page: req.query.page, page_size: req.query.page_size };
@@ -445,9 +464,21 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
   });
 }
 
-function entryView(e: { id: number; bucket: string; type: string; amount_micros: number; balance_after_micros: number; ref_type: string | null; ref_id: string | null; reason: string | null; actor_id: number | null; created_at: number }) {
+/** `type=topup,deduction` (or the parameter repeated): entries of those types only. */
+const LedgerTypeFilter = z.string().max(300).optional().describe(`entry types, comma-separated: ${LEDGER_TYPES.join(', ')}`);
+
+function ledgerTypes(v: string | undefined): string[] {
+  const types = (v ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+  const unknown = types.find((x) => !(LEDGER_TYPES as readonly string[]).includes(x));
+  if (unknown !== undefined) throw new AppError('validation_failed', `type: unknown entry type "${unknown}" (one of ${LEDGER_TYPES.join(', ')})`, { path: 'type' });
+  return types;
+}
+
+function entryView(e: LedgerEntry) {
   return {
     id: e.id, bucket: e.bucket, type: e.type, amount_micros: e.amount_micros, balance_after_micros: e.balance_after_micros,
     ref_type: e.ref_type, ref_id: e.ref_id, reason: e.reason, actor_id: e.actor_id, created_at: iso(e.created_at),
+    payment_method: (PAYMENT_METHODS as readonly string[]).includes(e.payment_method ?? '') ? (e.payment_method as PaymentMethod) : null,
+    reference: e.external_ref,
   };
 }

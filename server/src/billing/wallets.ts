@@ -45,16 +45,33 @@ export async function walletOfUser(ex: Executor, userId: number): Promise<Wallet
   return ex.selectFrom('wallets').selectAll().where('user_id', '=', userId).executeTakeFirst();
 }
 
+/** What staff book by hand (spec 000 §5 / 003: 充值, 扣款, 补偿, 调账); `adjustment` is the untyped legacy kind. */
+export const STAFF_ENTRY_TYPES = ['topup', 'deduction', 'compensation', 'correction'] as const;
+export type StaffEntryType = (typeof STAFF_ENTRY_TYPES)[number];
+/** How money booked by staff came in (or went out). */
+export const PAYMENT_METHODS = ['bank_transfer', 'cash', 'alipay', 'wechat', 'other'] as const;
+export type PaymentMethod = (typeof PAYMENT_METHODS)[number];
+/** Every ledger entry type, for filters and views. */
+export const LEDGER_TYPES = [
+  'charge', 'topup', 'deduction', 'compensation', 'correction', 'adjustment', 'arrears', 'arrears_repayment', 'refund', 'voucher', 'reversal',
+] as const;
+
 export interface CashAdjustment {
   walletId: number;
   userId: number;
   /** Signed micro-USD: positive adds cash, negative deducts (never below zero). */
   amount: number;
-  type: 'adjustment' | 'topup';
+  /** The ledger entry's type: a recharge (`topup`), or what staff booked by hand. */
+  type: StaffEntryType | 'adjustment';
   reason: string;
   actorId: number | null;
   /** Who made it: the audit entry is then written in the adjustment's own transaction. */
   actor?: Actor | undefined;
+  /** Booked by staff (ref_type 'admin', audit action balance.adjust) rather than paid by an order. */
+  byStaff?: boolean;
+  paymentMethod?: PaymentMethod | null | undefined;
+  /** Bank slip, transaction or receipt number. */
+  externalRef?: string | null | undefined;
   /** Replaying the same key returns the first result instead of moving money twice. */
   idempotencyKey?: string | undefined;
   now?: number;
@@ -68,27 +85,50 @@ export interface AdjustmentResult {
   arrearsRepaid: number;
 }
 
+export interface StaffAdjustmentInput {
+  /** Signed micro-USD. */
+  amount: number;
+  reason: string;
+  /** Omitted: the untyped legacy `adjustment` (either sign). */
+  type?: StaffEntryType | undefined;
+  paymentMethod?: PaymentMethod | undefined;
+  reference?: string | undefined;
+  idempotencyKey?: string | undefined;
+}
+
 /**
- * The manual balance adjustment, as the admin API and `tollgate balance add` make it: a signed
- * amount with a reason, idempotent under a key, ledger entry and audit entry in one transaction.
+ * A cash entry booked by staff, as the admin API and `tollgate balance add` make it: a top-up
+ * (money received, with how and a reference), a deduction, a compensation or a correction; a
+ * signed amount with a reason, idempotent under a key, ledger entry and audit entry in one
+ * transaction.
  */
-export async function adjustUserBalance(
-  db: Db,
-  actor: Actor,
-  userId: number,
-  input: { amount: number; reason: string; idempotencyKey?: string | undefined },
-): Promise<AdjustmentResult> {
+export async function adjustUserBalance(db: Db, actor: Actor, userId: number, input: StaffAdjustmentInput): Promise<AdjustmentResult> {
   const reason = input.reason.trim();
   if (reason.length < 2) throw new AppError('validation_failed', 'reason: give a reason (at least 2 characters)', { path: 'reason' });
   if (reason.length > 500) throw new AppError('validation_failed', 'reason: at most 500 characters', { path: 'reason' });
   if (input.amount === 0) throw new AppError('validation_failed', 'amount: must not be zero', { path: 'amount' });
+  const type = input.type ?? 'adjustment';
+  if ((type === 'topup' || type === 'compensation') && input.amount < 0) {
+    throw new AppError('validation_failed', `amount: a ${type} adds money; give a positive amount (or book a deduction)`, { path: 'amount' });
+  }
+  if (type === 'deduction' && input.amount > 0) {
+    throw new AppError('validation_failed', 'amount: a deduction takes money away; give a negative amount', { path: 'amount' });
+  }
+  if (type === 'topup' && !input.paymentMethod) {
+    throw new AppError('validation_failed', 'payment_method: say how the money was received', { path: 'payment_method' });
+  }
+  const reference = input.reference?.trim() || null;
+  if (reference && reference.length > 200) throw new AppError('validation_failed', 'reference: at most 200 characters', { path: 'reference' });
   const wallet = await walletOfUser(db.kysely, userId);
   if (!wallet) throw new AppError('not_found', `no user with id ${userId}`, { path: 'id' });
   return adjustCash(db, {
     walletId: wallet.id,
     userId,
     amount: input.amount,
-    type: 'adjustment',
+    type,
+    byStaff: true,
+    paymentMethod: input.paymentMethod ?? null,
+    externalRef: reference,
     reason,
     actorId: actor.id,
     actor,
@@ -146,11 +186,13 @@ export async function adjustCash(db: Db, a: CashAdjustment): Promise<AdjustmentR
         amount_micros: a.amount,
         balance_after_micros: w.cash_micros,
         idempotency_key: idem,
-        ref_type: a.type === 'topup' ? 'order' : 'admin',
+        ref_type: a.type === 'topup' && !a.byStaff ? 'order' : 'admin',
         ref_id: null,
         reason: a.reason,
         actor_id: a.actorId,
         created_at: now,
+        payment_method: a.paymentMethod ?? null,
+        external_ref: a.externalRef ?? null,
       });
       let repaid = 0;
       let final = w;
@@ -169,9 +211,12 @@ export async function adjustCash(db: Db, a: CashAdjustment): Promise<AdjustmentR
       const entry = await trx.selectFrom('ledger_entries').selectAll().where('id', '=', entryId).executeTakeFirstOrThrow();
       if (a.actor) {
         await audit(
-          trx, a.actor, a.type === 'topup' ? 'balance.topup' : 'balance.adjust', { type: 'user', id: a.userId },
+          trx, a.actor, a.type === 'topup' && !a.byStaff ? 'balance.topup' : 'balance.adjust', { type: 'user', id: a.userId },
           { cash_micros: w.cash_micros - a.amount, arrears_micros: w.arrears_micros },
-          { cash_micros: final.cash_micros, arrears_micros: final.arrears_micros, amount_micros: a.amount, amount: formatMicros(a.amount), ledger_entry_id: entryId, arrears_repaid_micros: repaid },
+          {
+            cash_micros: final.cash_micros, arrears_micros: final.arrears_micros, amount_micros: a.amount, amount: formatMicros(a.amount), ledger_entry_id: entryId, arrears_repaid_micros: repaid,
+            type: a.type, payment_method: a.paymentMethod ?? null, reference: a.externalRef ?? null,
+          },
           a.reason,
         );
       }
@@ -260,7 +305,7 @@ export async function repayArrearsFromCash(db: Db, walletId: number, now = Date.
 async function replayOf(db: Db, idem: string, a: CashAdjustment): Promise<AdjustmentResult | null> {
   const entry = await db.kysely.selectFrom('ledger_entries').selectAll().where('idempotency_key', '=', idem).executeTakeFirst();
   if (!entry) return null;
-  if (entry.amount_micros !== a.amount || entry.wallet_id !== a.walletId) {
+  if (entry.amount_micros !== a.amount || entry.wallet_id !== a.walletId || entry.type !== a.type) {
     throw new AppError('idempotency_conflict', 'this idempotency key was already used for a different adjustment', {
       path: 'idempotency_key',
     });

@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ROLES } from '../accounts/roles.js';
 import type { CliContext } from './context.js';
+import type { PaymentMethod, StaffEntryType } from '../billing/wallets.js';
 
 /**
  * `tollgate` — the server and the first-set-up / automation commands. Every command works on the
@@ -300,13 +301,17 @@ for (const verb of ['freeze', 'unfreeze'] as const) {
 const balance = program.command('balance').description('Balances');
 balance
   .command('add')
-  .description('Add cash to a user (negative amounts deduct, never below zero)')
+  .alias('adjust')
+  .description('Book cash for a user: a top-up, deduction, compensation or correction (negative amounts deduct, never below zero)')
   .requiredOption('--user <user>', 'email or id')
-  .requiredOption('--amount <usd>', 'USD, e.g. 25 or -3.50')
+  .requiredOption('--amount <usd>', 'USD, e.g. 25 or -3.50 (a deduction is negative)')
   .requiredOption('--reason <text>', 'why (kept in the ledger and the audit log)')
+  .addOption(new Option('--type <type>', 'topup (money received), deduction, compensation or correction; omitted: an untyped manual adjustment').choices(['topup', 'deduction', 'compensation', 'correction']))
+  .addOption(new Option('--method <method>', 'how the money came in (required with --type topup)').choices(['bank_transfer', 'cash', 'alipay', 'wechat', 'other']))
+  .option('--reference <ref>', 'bank slip, transaction or receipt number')
   .option('--idempotency-key <key>', 'repeat-safe: the same key never moves money twice')
   .option('--json', 'print JSON')
-  .action(async (o: { user: string; amount: string; reason: string; idempotencyKey?: string; json: boolean }) => {
+  .action(async (o: { user: string; amount: string; reason: string; type?: StaffEntryType; method?: PaymentMethod; reference?: string; idempotencyKey?: string; json: boolean }) => {
     await withContext(async (ctx) => {
       const [{ resolveUser, getUserWithWallet, userView }, { adjustUserBalance }, { cliActor, formatMicros }] = await Promise.all([
         import('../accounts/users.js'),
@@ -316,12 +321,22 @@ balance
       const usd = (micros: number) => `$${formatMicros(micros)}`;
       const amount = await usdOpt(o.amount, 'amount');
       const u = await resolveUser(ctx.db.kysely, o.user);
-      const res = await adjustUserBalance(ctx.db, cliActor(), u.id, { amount, reason: o.reason, idempotencyKey: o.idempotencyKey });
+      const res = await adjustUserBalance(ctx.db, cliActor(), u.id, {
+        amount,
+        reason: o.reason,
+        type: o.type,
+        paymentMethod: o.method,
+        reference: o.reference,
+        idempotencyKey: o.idempotencyKey,
+      });
       const fresh = await getUserWithWallet(ctx.db.kysely, u.id);
       const v = userView(fresh.user, fresh.wallet);
       emit(o, `${u.email}: ${amount > 0 ? 'added' : 'deducted'} ${usd(Math.abs(amount))}; balance now ${usd(v.balance_micros)}${res.replayed ? ' (already applied earlier)' : ''}`, {
         ...v,
         entry_id: res.entry.id,
+        entry_type: res.entry.type,
+        payment_method: res.entry.payment_method,
+        reference: res.entry.external_ref,
         amount_micros: amount,
         replayed: res.replayed,
         arrears_repaid_micros: res.arrearsRepaid,

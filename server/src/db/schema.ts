@@ -173,6 +173,8 @@ export interface ChannelsTable {
   last_test_ok: Bool01 | null;
   last_test_ms: number | null;
   last_test_error: string | null;
+  /** A stable code for the failure (upstream_auth, upstream_unreachable …) that the console translates. */
+  last_test_error_code: ColumnType<string | null, string | null | undefined, string | null>;
   /** Upstream cost as a fraction of the list price, in ppm (700 000 = we pay 70 %). */
   cost_ratio_ppm: Generated<number>;
   remark: string | null;
@@ -209,6 +211,10 @@ export interface LedgerEntriesTable {
   reason: string | null;
   actor_id: number | null;
   created_at: Ms;
+  /** Staff top-ups: how the money came in ('bank_transfer' | 'cash' | 'alipay' | 'wechat' | 'other'). */
+  payment_method: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Staff top-ups: the bank slip / transaction number typed in. */
+  external_ref: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface UsageRecordsTable {

@@ -4,7 +4,8 @@ import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { actorOf } from '../http/session.js';
 import { IdParam } from '../http/pagination.js';
-import { CHANNEL_STATUSES, channelView, ChannelBody, ChannelPatchBody } from './channels.js';
+import { AppError } from '../errors.js';
+import { CHANNEL_STATUSES, channelView, ChannelBody, ChannelPatchBody, TEST_ERROR_CODES, type TestErrorCode } from './channels.js';
 
 export const ChannelViewSchema = z.object({
   id: z.number(),
@@ -24,7 +25,8 @@ export const ChannelViewSchema = z.object({
   last_test_at: z.string().nullable(),
   last_test_ok: z.boolean().nullable(),
   last_test_ms: z.number().nullable(),
-  last_test_error: z.string().nullable(),
+  last_test_error: z.string().nullable().describe("the server's detail of the last failed test, in English"),
+  last_test_error_code: z.enum(TEST_ERROR_CODES).nullable().describe('what went wrong as a stable code (the console translates it); null when the last test passed'),
   cost_ratio: z.string(),
   remark: z.string().nullable(),
   created_at: z.string(),
@@ -67,20 +69,21 @@ export async function channelAdminRoutes(app: FastifyInstance, ctx: AppContext) 
       tags,
       summary: 'Run the health check of every enabled or auto-disabled channel now',
       description: 'Four at a time; a channel that cannot be tested (only wildcard models, no test model) is reported, not skipped.',
-      response: { 200: z.object({ items: z.array(z.object({ id: z.number(), name: z.string(), ok: z.boolean(), status: z.number().nullable(), ms: z.number(), error: z.string().nullable() })) }) },
+      response: { 200: z.object({ items: z.array(z.object({ id: z.number(), name: z.string(), ok: z.boolean(), status: z.number().nullable(), ms: z.number(), error: z.string().nullable(), error_code: z.enum(TEST_ERROR_CODES).nullable() })) }) },
     },
     handler: async () => {
       const channels = (await ctx.health.list()).filter((c) => c.status === 'enabled' || c.status === 'auto_disabled');
-      const items: { id: number; name: string; ok: boolean; status: number | null; ms: number; error: string | null }[] = [];
+      const items: { id: number; name: string; ok: boolean; status: number | null; ms: number; error: string | null; error_code: TestErrorCode | null }[] = [];
       let next = 0;
       const worker = async () => {
         while (next < channels.length) {
           const c = channels[next++]!;
           try {
             const t = await ctx.health.test(c.id);
-            items.push({ id: c.id, name: c.name, ok: t.ok, status: t.status, ms: t.ms, error: t.error });
+            items.push({ id: c.id, name: c.name, ok: t.ok, status: t.status, ms: t.ms, error: t.error, error_code: t.error_code });
           } catch (err) {
-            items.push({ id: c.id, name: c.name, ok: false, status: null, ms: 0, error: (err as Error).message });
+            const untestable = err instanceof AppError && err.path === 'test_model';
+            items.push({ id: c.id, name: c.name, ok: false, status: null, ms: 0, error: (err as Error).message, error_code: untestable ? 'channel_no_test_model' : 'upstream_error' });
           }
         }
       };
@@ -127,7 +130,7 @@ export async function channelAdminRoutes(app: FastifyInstance, ctx: AppContext) 
       tags,
       summary: 'Run the health check now (a one-token chat completion)',
       params: IdParam,
-      response: { 200: z.object({ ok: z.boolean(), status: z.number().nullable(), ms: z.number(), model: z.string(), error: z.string().nullable(), channel: ChannelViewSchema }) },
+      response: { 200: z.object({ ok: z.boolean(), status: z.number().nullable(), ms: z.number(), model: z.string(), error: z.string().nullable(), error_code: z.enum(TEST_ERROR_CODES).nullable(), channel: ChannelViewSchema }) },
     },
     handler: async (req) => {
       const result = await ctx.health.test(req.params.id);

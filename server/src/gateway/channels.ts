@@ -13,6 +13,7 @@ import { GroupNameSchema } from '../accounts/users.js';
 import { isWildcard } from '../lib/patterns.js';
 import { channelOptions, toChannel } from './catalog.js';
 import { CHANNEL_TYPES, providerFor } from './providers/index.js';
+import type { FailureKind } from './providers/types.js';
 import type { UpstreamPools } from './upstream.js';
 
 export const CHANNEL_STATUSES = ['enabled', 'disabled', 'auto_disabled'] as const;
@@ -80,6 +81,7 @@ export interface ChannelView {
   last_test_ok: boolean | null;
   last_test_ms: number | null;
   last_test_error: string | null;
+  last_test_error_code: TestErrorCode | null;
   cost_ratio: string;
   remark: string | null;
   stream_usage: boolean;
@@ -116,6 +118,8 @@ export function channelView(r: ChannelRow, box: SecretBox): ChannelView {
     last_test_ok: r.last_test_ok === null ? null : r.last_test_ok === 1,
     last_test_ms: r.last_test_ms,
     last_test_error: r.last_test_error,
+    // Tests recorded before codes existed read as the generic upstream error.
+    last_test_error_code: r.last_test_error ? (((TEST_ERROR_CODES as readonly string[]).includes(r.last_test_error_code ?? '') ? r.last_test_error_code : 'upstream_error') as TestErrorCode) : null,
     cost_ratio: formatPpm(r.cost_ratio_ppm),
     remark: r.remark,
     stream_usage: channelOptions(r.options).stream_usage !== false,
@@ -129,7 +133,33 @@ export interface TestResult {
   status: number | null;
   ms: number;
   model: string;
+  /** The server's detail, in English (with the upstream's own words). */
   error: string | null;
+  /** What went wrong as a stable code the console translates; null when the test passed. */
+  error_code: TestErrorCode | null;
+}
+
+/** Channel test failures, by what an operator has to do about them. */
+export const TEST_ERROR_CODES = [
+  'upstream_auth', 'upstream_quota', 'upstream_rate_limited', 'upstream_model_not_found', 'upstream_error',
+  'upstream_client_error', 'upstream_malformed', 'upstream_timeout', 'upstream_unreachable', 'channel_no_test_model',
+] as const;
+export type TestErrorCode = (typeof TEST_ERROR_CODES)[number];
+
+const CODE_OF_KIND: Record<FailureKind, TestErrorCode> = {
+  auth: 'upstream_auth',
+  quota: 'upstream_quota',
+  rate_limit: 'upstream_rate_limited',
+  mismatch: 'upstream_model_not_found',
+  server: 'upstream_error',
+  client: 'upstream_client_error',
+  timeout: 'upstream_timeout',
+  network: 'upstream_unreachable',
+};
+
+function isTimeout(err: unknown): boolean {
+  const e = err as { name?: string; code?: string };
+  return e?.name === 'TimeoutError' || e?.name === 'AbortError' || e?.code === 'UND_ERR_HEADERS_TIMEOUT' || e?.code === 'UND_ERR_BODY_TIMEOUT' || e?.code === 'UND_ERR_CONNECT_TIMEOUT';
 }
 
 /**
@@ -314,22 +344,29 @@ export class ChannelHealth {
       if (res.statusCode >= 400) {
         const f = provider.classifyFailure(res.statusCode, text);
         failureKind = f.kind;
-        result = { ok: false, status: res.statusCode, ms, model, error: scrubSecrets(`${res.statusCode} ${f.code ?? ''} ${f.message}`.trim(), [ch.apiKey]) };
+        result = { ok: false, status: res.statusCode, ms, model, error: scrubSecrets(`${res.statusCode} ${f.code ?? ''} ${f.message}`.trim(), [ch.apiKey]), error_code: CODE_OF_KIND[f.kind] };
       } else {
         try {
           JSON.parse(text);
-          result = { ok: true, status: res.statusCode, ms, model, error: null };
+          result = { ok: true, status: res.statusCode, ms, model, error: null, error_code: null };
         } catch {
-          result = { ok: false, status: res.statusCode, ms, model, error: 'the upstream answered with invalid JSON' };
+          result = { ok: false, status: res.statusCode, ms, model, error: 'the upstream answered with invalid JSON', error_code: 'upstream_malformed' };
         }
       }
     } catch (err) {
-      result = { ok: false, status: null, ms: Math.round(performance.now() - t0), model, error: scrubSecrets(`request failed: ${(err as Error).message}`, [ch.apiKey]) };
+      result = {
+        ok: false,
+        status: null,
+        ms: Math.round(performance.now() - t0),
+        model,
+        error: scrubSecrets(`request failed: ${(err as Error).message}`, [ch.apiKey]),
+        error_code: isTimeout(err) ? 'upstream_timeout' : 'upstream_unreachable',
+      };
     }
     const now = Date.now();
     await this.db.kysely
       .updateTable('channels')
-      .set({ last_test_at: now, last_test_ok: result.ok ? 1 : 0, last_test_ms: result.ms, last_test_error: result.error })
+      .set({ last_test_at: now, last_test_ok: result.ok ? 1 : 0, last_test_ms: result.ms, last_test_error: result.error, last_test_error_code: result.error_code })
       .where('id', '=', id)
       .execute();
     if (opts.applyStatus) {

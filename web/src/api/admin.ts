@@ -30,7 +30,7 @@ export const adminKeys = {
   groups: ['admin', 'groups'] as const,
   users: ['admin', 'users'] as const,
   user: (id: number) => ['admin', 'users', 'detail', id] as const,
-  ledger: (id: number, page: number) => ['admin', 'users', 'ledger', id, page] as const,
+  ledger: (id: number, page: number, types: readonly string[] = []) => ['admin', 'users', 'ledger', id, page, types.join(',')] as const,
   keys: ['admin', 'keys'] as const,
   roles: ['admin', 'roles'] as const,
   staff: ['admin', 'users', 'staff'] as const,
@@ -148,10 +148,12 @@ export function useUser(id: number | null) {
   });
 }
 
-export function useLedger(id: number | null, page: number) {
+/** A user's ledger, newest first; `types` filters on the server (none = every entry). */
+export function useLedger(id: number | null, page: number, types: readonly string[] = []) {
   return useQuery({
-    queryKey: adminKeys.ledger(id ?? 0, page),
-    queryFn: () => call(api.GET('/api/admin/users/{id}/ledger', { params: { path: { id: id! }, query: { page, page_size: 10 } } })),
+    queryKey: adminKeys.ledger(id ?? 0, page, types),
+    queryFn: () =>
+      call(api.GET('/api/admin/users/{id}/ledger', { params: { path: { id: id! }, query: { page, page_size: 10, ...(types.length ? { type: types.join(',') } : {}) } } })),
     enabled: id !== null,
   });
 }

@@ -246,7 +246,10 @@ export interface paths {
                                 /** @description last 4 characters only; the key is never shown again */
                                 key_hint: string;
                                 last_test_at: string | null;
+                                /** @description the server's detail of the last failed test, in English */
                                 last_test_error: string | null;
+                                /** @description what went wrong as a stable code (the console translates it); null when the last test passed */
+                                last_test_error_code: ("upstream_auth" | "upstream_quota" | "upstream_rate_limited" | "upstream_model_not_found" | "upstream_error" | "upstream_client_error" | "upstream_malformed" | "upstream_timeout" | "upstream_unreachable" | "channel_no_test_model") | null;
                                 last_test_ms: number | null;
                                 last_test_ok: boolean | null;
                                 model_mapping: {
@@ -327,7 +330,10 @@ export interface paths {
                             /** @description last 4 characters only; the key is never shown again */
                             key_hint: string;
                             last_test_at: string | null;
+                            /** @description the server's detail of the last failed test, in English */
                             last_test_error: string | null;
+                            /** @description what went wrong as a stable code (the console translates it); null when the last test passed */
+                            last_test_error_code: ("upstream_auth" | "upstream_quota" | "upstream_rate_limited" | "upstream_model_not_found" | "upstream_error" | "upstream_client_error" | "upstream_malformed" | "upstream_timeout" | "upstream_unreachable" | "channel_no_test_model") | null;
                             last_test_ms: number | null;
                             last_test_ok: boolean | null;
                             model_mapping: {
@@ -389,7 +395,10 @@ export interface paths {
                             /** @description last 4 characters only; the key is never shown again */
                             key_hint: string;
                             last_test_at: string | null;
+                            /** @description the server's detail of the last failed test, in English */
                             last_test_error: string | null;
+                            /** @description what went wrong as a stable code (the console translates it); null when the last test passed */
+                            last_test_error_code: ("upstream_auth" | "upstream_quota" | "upstream_rate_limited" | "upstream_model_not_found" | "upstream_error" | "upstream_client_error" | "upstream_malformed" | "upstream_timeout" | "upstream_unreachable" | "channel_no_test_model") | null;
                             last_test_ms: number | null;
                             last_test_ok: boolean | null;
                             model_mapping: {
@@ -495,7 +504,10 @@ export interface paths {
                             /** @description last 4 characters only; the key is never shown again */
                             key_hint: string;
                             last_test_at: string | null;
+                            /** @description the server's detail of the last failed test, in English */
                             last_test_error: string | null;
+                            /** @description what went wrong as a stable code (the console translates it); null when the last test passed */
+                            last_test_error_code: ("upstream_auth" | "upstream_quota" | "upstream_rate_limited" | "upstream_model_not_found" | "upstream_error" | "upstream_client_error" | "upstream_malformed" | "upstream_timeout" | "upstream_unreachable" | "channel_no_test_model") | null;
                             last_test_ms: number | null;
                             last_test_ok: boolean | null;
                             model_mapping: {
@@ -556,7 +568,10 @@ export interface paths {
                                 /** @description last 4 characters only; the key is never shown again */
                                 key_hint: string;
                                 last_test_at: string | null;
+                                /** @description the server's detail of the last failed test, in English */
                                 last_test_error: string | null;
+                                /** @description what went wrong as a stable code (the console translates it); null when the last test passed */
+                                last_test_error_code: ("upstream_auth" | "upstream_quota" | "upstream_rate_limited" | "upstream_model_not_found" | "upstream_error" | "upstream_client_error" | "upstream_malformed" | "upstream_timeout" | "upstream_unreachable" | "channel_no_test_model") | null;
                                 last_test_ms: number | null;
                                 last_test_ok: boolean | null;
                                 model_mapping: {
@@ -575,6 +590,7 @@ export interface paths {
                                 weight: number;
                             };
                             error: string | null;
+                            error_code: ("upstream_auth" | "upstream_quota" | "upstream_rate_limited" | "upstream_model_not_found" | "upstream_error" | "upstream_client_error" | "upstream_malformed" | "upstream_timeout" | "upstream_unreachable" | "channel_no_test_model") | null;
                             model: string;
                             ms: number;
                             ok: boolean;
@@ -621,6 +637,7 @@ export interface paths {
                         "application/json": {
                             items: {
                                 error: string | null;
+                                error_code: ("upstream_auth" | "upstream_quota" | "upstream_rate_limited" | "upstream_model_not_found" | "upstream_error" | "upstream_client_error" | "upstream_malformed" | "upstream_timeout" | "upstream_unreachable" | "channel_no_test_model") | null;
                                 id: number;
                                 ms: number;
                                 name: string;
@@ -2567,8 +2584,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Add or deduct cash by hand (user:edit + balance:adjust; needs a reason; idempotent)
-         * @description Positive amounts add cash (and pay off arrears first); negative amounts deduct and never take cash below zero or uncover a call in progress. Send the same Idempotency-Key (header or field) to retry safely.
+         * Book cash by hand: a staff top-up, deduction, compensation or correction (user:edit + balance:adjust; needs a reason; idempotent)
+         * @description Positive amounts add cash (and pay off arrears first); negative amounts deduct and never take cash below zero or uncover a call in progress. type: topup (money received: payment_method required, positive), deduction (negative), compensation (positive), correction (either sign); omitted, the entry is an untyped manual adjustment. Send the same Idempotency-Key (header or field) to retry safely.
          */
         post: {
             parameters: {
@@ -2585,7 +2602,19 @@ export interface paths {
                         /** @description USD, signed, e.g. "25" or "-3.5" */
                         amount: string | number;
                         idempotency_key?: string;
+                        /**
+                         * @description how the money came in; required for a top-up
+                         * @enum {string}
+                         */
+                        payment_method?: "bank_transfer" | "cash" | "alipay" | "wechat" | "other";
                         reason: string;
+                        /** @description bank slip, transaction or receipt number */
+                        reference?: string;
+                        /**
+                         * @description top-up 充值, deduction 扣款, compensation 补偿, correction 调账
+                         * @enum {string}
+                         */
+                        type?: "topup" | "deduction" | "compensation" | "correction";
                     };
                 };
             };
@@ -2605,9 +2634,13 @@ export interface paths {
                                 bucket: string;
                                 created_at: string;
                                 id: number;
+                                /** @description staff top-ups: how the money came in */
+                                payment_method: ("bank_transfer" | "cash" | "alipay" | "wechat" | "other") | null;
                                 reason: string | null;
                                 ref_id: string | null;
                                 ref_type: string | null;
+                                /** @description staff top-ups: bank slip / transaction number */
+                                reference: string | null;
                                 type: string;
                             };
                             replayed: boolean;
@@ -2737,6 +2770,8 @@ export interface paths {
                 query?: {
                     page?: number;
                     page_size?: number;
+                    /** @description entry types, comma-separated: charge, topup, deduction, compensation, correction, adjustment, arrears, arrears_repayment, refund, voucher, reversal */
+                    type?: string;
                 };
                 header?: never;
                 path: {
@@ -2760,9 +2795,13 @@ export interface paths {
                                 bucket: string;
                                 created_at: string;
                                 id: number;
+                                /** @description staff top-ups: how the money came in */
+                                payment_method: ("bank_transfer" | "cash" | "alipay" | "wechat" | "other") | null;
                                 reason: string | null;
                                 ref_id: string | null;
                                 ref_type: string | null;
+                                /** @description staff top-ups: bank slip / transaction number */
+                                reference: string | null;
                                 type: string;
                             }[];
                             page: number;

@@ -16,6 +16,7 @@ import { useDrawer } from '../../components/useDrawer';
 import { useServerTable, type TableState } from '../../components/useServerTable';
 import { formatDateTime, formatMs, formatPercent } from '../../lib/format';
 import { ChannelDrawer } from './ChannelDrawer';
+import { TestError, testErrorTip } from './TestError';
 
 type Filters = { q?: string; status?: 'enabled' | 'disabled' | 'auto_disabled'; group?: string };
 
@@ -51,7 +52,21 @@ export default function ChannelsPage() {
       const failed = items.filter((r) => !r.ok);
       const summary = { message: t('channels.test_all_done', { count: items.length, passed: items.length - failed.length, failed: failed.length }), placement: 'topRight' as const };
       if (failed.length === 0) notification.success(summary);
-      else notification.warning({ ...summary, description: t('channels.test_all_failed_list', { names: failed.map((r) => r.name).join(', ') }), duration: 8 });
+      else
+        notification.warning({
+          ...summary,
+          description: (
+            <Space direction="vertical" size={8} style={{ width: '100%' }}>
+              {failed.map((r) => (
+                <div key={r.id}>
+                  <Typography.Text strong>{r.name}</Typography.Text>
+                  <TestError r={r} />
+                </div>
+              ))}
+            </Space>
+          ),
+          duration: 12,
+        });
     } catch (e) {
       void message.error(errorLine(e, t));
     }
@@ -62,7 +77,7 @@ export default function ChannelsPage() {
     try {
       const r: ChannelTestResult = await test.mutateAsync(c.id);
       if (r.ok) notification.success({ message: t('channels.test_ok', { name: c.name }), description: t('channels.test_ok_detail', { model: r.model, ms: formatMs(r.ms), status: r.status ?? '—' }), placement: 'topRight' });
-      else notification.error({ message: t('channels.test_failed', { name: c.name }), description: `${r.status ? `HTTP ${r.status} · ` : ''}${r.error ?? ''} (${formatMs(r.ms)})`, placement: 'topRight', duration: 8 });
+      else notification.error({ message: t('channels.test_failed', { name: c.name }), description: <TestError r={r} />, placement: 'topRight', duration: 12 });
     } catch (e) {
       void message.error(errorLine(e, t));
     } finally {
@@ -202,7 +217,7 @@ export default function ChannelsPage() {
       search: false,
       render: (_, c) =>
         c.last_test_at ? (
-          <Tooltip title={c.last_test_error ?? undefined}>
+          <Tooltip title={testErrorTip(c)}>
             <Space direction="vertical" size={0}>
               <Badge status={c.last_test_ok ? 'success' : 'error'} text={c.last_test_ok ? t('channels.test_passed') : t('channels.test_failed_short')} />
               <Typography.Text type="secondary" style={{ fontSize: 12 }}>

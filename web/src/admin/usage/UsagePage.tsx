@@ -1,7 +1,8 @@
 import { DownloadOutlined } from '@ant-design/icons';
 import { PageContainer, type ProColumns } from '@ant-design/pro-components';
 import { Button, Descriptions, Tooltip, Typography } from 'antd';
-import { useCallback } from 'react';
+import { useCallback, useEffect, useState, type Key } from 'react';
+import { useSearchParams } from 'react-router';
 import { useTranslation } from 'react-i18next';
 import { Clip } from '../../components/Clip';
 import { adminKeys, fetchUsage, useChannels, usageExportUrl, useUsageTotals, type UsageFilters } from '../../api/admin';
@@ -63,14 +64,23 @@ function RecordDetail({ r }: { r: UsageRecord }) {
 export default function UsagePage() {
   const { t, i18n } = useTranslation();
   const channels = useChannels({});
+  // A link from elsewhere (a ledger entry) opens the page on one request: `?request_id=…`.
+  const [params] = useSearchParams();
+  const linkedRequest = params.get('request_id')?.trim() || undefined;
   const table = useServerTable<UsageRecord, UsageFilters>({
     queryKey: adminKeys.usage,
     fetch: fetchUsage,
     toFilters: useCallback(toFilters, []),
-    initialFilters: {},
+    initialFilters: linkedRequest ? { request_id: linkedRequest } : {},
     sort: 'created_at',
     order: 'desc',
   });
+  // …with that record's details open.
+  const [expanded, setExpanded] = useState<readonly Key[]>([]);
+  const first = table.query.data?.items[0];
+  useEffect(() => {
+    if (linkedRequest && first && first.request_id === linkedRequest) setExpanded([first.id]);
+  }, [linkedRequest, first]);
   const totals = useUsageTotals(table.state.filters);
   const n = (v: number) => formatInt(v, i18n.language);
   const models = useKnownModels();
@@ -172,10 +182,11 @@ export default function UsagePage() {
         phoneColumns={['created_at', 'status_code', 'model', 'charged_micros']}
         rowKey="id"
         size="small"
-        search={{ defaultCollapsed: true }}
+        search={{ defaultCollapsed: !linkedRequest }}
+        form={{ initialValues: linkedRequest ? { request_id: linkedRequest } : {} }}
         headerTitle={t('usage.records')}
         tableExtraRender={() => <UsageTotalsBar query={totals} />}
-        expandable={{ expandedRowRender: (r) => <RecordDetail r={r} /> }}
+        expandable={{ expandedRowRender: (r) => <RecordDetail r={r} />, expandedRowKeys: expanded, onExpandedRowsChange: (keys) => setExpanded(keys) }}
         toolBarRender={() => [
           <Button key="csv" icon={<DownloadOutlined />} href={usageExportUrl(table.state.filters, i18n.language)} download data-testid="usage-export">
             {t('usage.export_csv')}

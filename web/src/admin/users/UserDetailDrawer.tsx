@@ -1,5 +1,7 @@
-import { App, Button, Descriptions, Drawer, Form, Input, Select, Space, Table, Tabs, Tag, Typography } from 'antd';
+import { WalletOutlined } from '@ant-design/icons';
+import { App, Button, Descriptions, Drawer, Form, Input, Select, Space, Table, Tabs, Tag, Tooltip, Typography } from 'antd';
 import { useState } from 'react';
+import { Link } from 'react-router';
 import { useTranslation } from 'react-i18next';
 import { useGroups, useLedger, useRoles, useSetPassword, useUpdateUser, useUser } from '../../api/admin';
 import { applyFormError, errorLine } from '../../api/errors';
@@ -9,7 +11,10 @@ import { Money } from '../../components/Money';
 import { QueryState } from '../../components/QueryState';
 import { StatusTag } from '../../components/StatusTag';
 import { formatDateTime, formatTimeCompact } from '../../lib/format';
-import { BalanceAdjustForm } from './BalanceAdjustForm';
+import { TopUpForm } from './TopUpForm';
+
+/** Entry types in the ledger's filter, money in and out by hand first. */
+const LEDGER_FILTER_TYPES = ['charge', 'topup', 'deduction', 'compensation', 'correction', 'adjustment', 'refund', 'voucher', 'arrears', 'arrears_repayment', 'reversal'] as const;
 
 function Overview({ u }: { u: AdminUserDetail }) {
   const { t } = useTranslation();
@@ -120,37 +125,92 @@ function EditForm({ u }: { u: AdminUserDetail }) {
 function Ledger({ id }: { id: number }) {
   const { t, i18n } = useTranslation();
   const [page, setPage] = useState(1);
-  const q = useLedger(id, page);
+  const [types, setTypes] = useState<string[]>([]);
+  const q = useLedger(id, page, types);
+  const typeLabel = (v: string) => (i18n.exists(`ledger.types.${v}`) ? t(`ledger.types.${v}` as 'ledger.types.charge') : v);
   return (
-    <QueryState query={q}>
-      {(data) => (
-        <Table<LedgerEntry>
-          size="small"
-          rowKey="id"
-          dataSource={data.items}
-          scroll={{ x: 'max-content' }}
-          pagination={{ current: page, pageSize: 10, total: data.total, onChange: setPage, size: 'small', showSizeChanger: false }}
-          columns={[
-            { title: t('ledger.time'), dataIndex: 'created_at', render: (v: string) => <span title={formatDateTime(v)} style={{ whiteSpace: 'nowrap' }}>{formatTimeCompact(v)}</span> },
-            {
-              title: t('ledger.type'),
-              dataIndex: 'type',
-              render: (v: string, r) => (
-                <Space size={4}>
-                  <Tag>{i18n.exists(`ledger.types.${v}`) ? t(`ledger.types.${v}` as 'ledger.types.charge') : v}</Tag>
-                  <Typography.Text type="secondary">{i18n.exists(`ledger.buckets.${r.bucket}`) ? t(`ledger.buckets.${r.bucket}` as 'ledger.buckets.cash') : r.bucket}</Typography.Text>
-                </Space>
-              ),
-            },
-            { title: t('ledger.amount'), dataIndex: 'amount_micros', align: 'right', render: (v: number) => <Money micros={v} kind="call" signed colored /> },
-            { title: t('ledger.balance_after'), dataIndex: 'balance_after_micros', align: 'right', render: (v: number) => <Money micros={v} /> },
-            { title: t('ledger.reason'), dataIndex: 'reason', render: (v: string | null, r) => v ?? (r.ref_type ? `${r.ref_type} ${r.ref_id ?? ''}` : '—') },
-          ]}
-        />
-      )}
-    </QueryState>
+    <Space direction="vertical" size={8} style={{ width: '100%' }}>
+      <Select
+        mode="multiple"
+        allowClear
+        value={types}
+        onChange={(v: string[]) => {
+          setTypes(v);
+          setPage(1);
+        }}
+        placeholder={t('ledger.filter_types')}
+        optionFilterProp="label"
+        options={LEDGER_FILTER_TYPES.map((v) => ({ value: v, label: typeLabel(v) }))}
+        style={{ width: '100%', maxWidth: 420 }}
+        maxTagCount="responsive"
+        data-testid="ledger-type-filter"
+      />
+      <QueryState query={q}>
+        {(data) => (
+          <Table<LedgerEntry>
+            size="small"
+            rowKey="id"
+            dataSource={data.items}
+            scroll={{ x: 'max-content' }}
+            data-testid="ledger-table"
+            pagination={{ current: page, pageSize: 10, total: data.total, onChange: setPage, size: 'small', showSizeChanger: false }}
+            columns={[
+              { title: t('ledger.time'), dataIndex: 'created_at', render: (v: string) => <span title={formatDateTime(v)} style={{ whiteSpace: 'nowrap' }}>{formatTimeCompact(v)}</span> },
+              {
+                title: t('ledger.type'),
+                dataIndex: 'type',
+                render: (v: string, r) => (
+                  <Space size={4}>
+                    <Tag color={TYPE_COLORS[v]}>{typeLabel(v)}</Tag>
+                    <Typography.Text type="secondary">{i18n.exists(`ledger.buckets.${r.bucket}`) ? t(`ledger.buckets.${r.bucket}` as 'ledger.buckets.cash') : r.bucket}</Typography.Text>
+                  </Space>
+                ),
+              },
+              { title: t('ledger.amount'), dataIndex: 'amount_micros', align: 'right', render: (v: number) => <Money micros={v} kind="call" signed colored /> },
+              { title: t('ledger.balance_after'), dataIndex: 'balance_after_micros', align: 'right', render: (v: number) => <Money micros={v} /> },
+              {
+                title: t('ledger.payment'),
+                key: 'payment',
+                render: (_: unknown, r) =>
+                  r.payment_method || r.reference ? (
+                    <Space direction="vertical" size={0}>
+                      {r.payment_method ? <span>{t(`topup.methods.${r.payment_method}`)}</span> : null}
+                      {r.reference ? (
+                        <Typography.Text type="secondary" copyable className="tg-mono" style={{ fontSize: 12 }}>
+                          {r.reference}
+                        </Typography.Text>
+                      ) : null}
+                    </Space>
+                  ) : (
+                    '—'
+                  ),
+              },
+              {
+                title: t('ledger.reason'),
+                dataIndex: 'reason',
+                render: (v: string | null, r) =>
+                  r.ref_type === 'request' && r.ref_id ? (
+                    <Space direction="vertical" size={0}>
+                      {v ? <span>{v}</span> : null}
+                      <Tooltip title={t('ledger.open_request')}>
+                        <Link to={`/admin/usage/records?request_id=${encodeURIComponent(r.ref_id)}`} className="tg-mono" style={{ fontSize: 12 }} data-testid="ledger-request-link">
+                          {r.ref_id}
+                        </Link>
+                      </Tooltip>
+                    </Space>
+                  ) : (
+                    (v ?? (r.ref_type ? `${r.ref_type} ${r.ref_id ?? ''}` : '—'))
+                  ),
+              },
+            ]}
+          />
+        )}
+      </QueryState>
+    </Space>
   );
 }
+
+const TYPE_COLORS: Record<string, string | undefined> = { topup: 'green', compensation: 'cyan', deduction: 'orange', correction: 'purple', refund: 'gold', arrears: 'red' };
 
 function PasswordForm({ id }: { id: number }) {
   const { t } = useTranslation();
@@ -183,16 +243,34 @@ function PasswordForm({ id }: { id: number }) {
 }
 
 /** One user: profile and wallet, edit, balance (adjust + ledger), password. */
-export function UserDetailDrawer({ id, onClose }: { id: number | null; onClose: () => void }) {
+export function UserDetailDrawer({ id, onClose, tab: initialTab }: { id: number | null; onClose: () => void; tab?: 'overview' | 'balance' }) {
   const { t } = useTranslation();
   const q = useUser(id);
   const me = useMe();
+  const canAdjust = can(me.data, 'user:edit', 'balance:adjust');
+  const [tab, setTab] = useState<string>(initialTab ?? 'overview');
   return (
-    <Drawer open={id !== null} onClose={onClose} width="min(640px, 100vw)" title={q.data ? q.data.email : t('users.detail')} destroyOnHidden data-testid="user-drawer">
+    <Drawer
+      open={id !== null}
+      onClose={onClose}
+      width="min(720px, 100vw)"
+      title={q.data ? q.data.email : t('users.detail')}
+      destroyOnHidden
+      data-testid="user-drawer"
+      extra={
+        canAdjust && tab !== 'balance' ? (
+          <Button type="primary" icon={<WalletOutlined />} onClick={() => setTab('balance')} data-testid="user-drawer-topup">
+            {t('topup.action')}
+          </Button>
+        ) : null
+      }
+    >
       {id !== null ? (
         <QueryState query={q} rows={10}>
           {(u) => (
             <Tabs
+              activeKey={tab}
+              onChange={setTab}
               items={[
                 { key: 'overview', label: t('users.tabs.overview'), children: <Overview u={u} /> },
                 { key: 'edit', label: t('users.tabs.edit'), children: <EditForm key={u.id} u={u} /> },
@@ -212,7 +290,7 @@ export function UserDetailDrawer({ id, onClose }: { id: number | null; onClose: 
                           <Money micros={u.available_micros} />
                         </Descriptions.Item>
                       </Descriptions>
-                      <BalanceAdjustForm user={u} canAdjust={can(me.data, 'user:edit', 'balance:adjust')} />
+                      <TopUpForm user={u} canAdjust={canAdjust} />
                       <div>
                         <Typography.Title level={5}>{t('users.ledger')}</Typography.Title>
                         <Ledger id={u.id} />

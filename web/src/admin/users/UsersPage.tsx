@@ -1,6 +1,6 @@
-import { PlusOutlined } from '@ant-design/icons';
+import { PlusOutlined, WalletOutlined } from '@ant-design/icons';
 import { PageContainer, type ProColumns } from '@ant-design/pro-components';
-import { App, Button, Space, Tag, Tooltip, Typography } from 'antd';
+import { App, Button, Modal, Space, Tag, Tooltip, Typography } from 'antd';
 import { useCallback, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Clip } from '../../components/Clip';
@@ -18,6 +18,7 @@ import { formatDateTimeShort } from '../../lib/format';
 import { maskEmail } from '../../lib/mask';
 import { UserCreateDrawer } from './UserCreateDrawer';
 import { UserDetailDrawer } from './UserDetailDrawer';
+import { TopUpForm } from './TopUpForm';
 
 const toFilters = (v: Record<string, unknown>): UserFilters => ({
   q: (v.email as string | undefined)?.trim() || undefined,
@@ -31,9 +32,11 @@ export default function UsersPage() {
   const { message } = App.useApp();
   const { confirm } = useConfirm();
   const [detail, setDetail] = useState<number | null>(null);
+  const [topUp, setTopUp] = useState<AdminUser | null>(null);
   const creating = useDrawer<never>();
   const update = useUpdateUser();
   const me = useMe();
+  const canAdjust = can(me.data, 'user:edit', 'balance:adjust');
   const table = useServerTable<AdminUser, UserFilters>({
     queryKey: adminKeys.users,
     fetch: fetchUsers,
@@ -121,6 +124,11 @@ export default function UsersPage() {
         <Button key="open" size="small" type="link" onClick={() => setDetail(u.id)}>
           {t('common.details')}
         </Button>,
+        canAdjust ? (
+          <Button key="topup" size="small" type="link" icon={<WalletOutlined />} onClick={() => setTopUp(u)} data-testid={`user-topup-${u.id}`}>
+            {t('topup.action')}
+          </Button>
+        ) : null,
         u.id === me.data?.id ? (
           // The server refuses it anyway: an operator who disabled themself would be locked out.
           <Tooltip key="self" title={t('users.cannot_disable_self')}>
@@ -159,6 +167,17 @@ export default function UsersPage() {
       />
       <UserCreateDrawer key={creating.session} open={creating.open} onOpenChange={creating.setOpen} onCreated={(u) => setDetail(u.id)} />
       <UserDetailDrawer id={detail} onClose={() => setDetail(null)} />
+      <Modal
+        open={topUp !== null}
+        onCancel={() => setTopUp(null)}
+        footer={null}
+        destroyOnHidden
+        width="min(560px, calc(100vw - 16px))"
+        title={topUp ? t('topup.title', { email: topUp.email }) : null}
+        data-testid="topup-modal"
+      >
+        {topUp ? <TopUpForm user={topUp} canAdjust={canAdjust} onDone={() => setTopUp(null)} /> : null}
+      </Modal>
     </PageContainer>
   );
 }

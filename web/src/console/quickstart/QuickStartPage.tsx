@@ -136,30 +136,42 @@ export default function QuickStartPage() {
         <Col xs={24} lg={10}>
           <Card title={t('quickstart.models_title')} size="small">
             {models.isError ? <ErrorAlert error={models.error} onRetry={() => void models.refetch()} compact /> : null}
+            {/* Two columns that fit the card at any width (1280 beside the code, 390 on a phone): the
+                model, and its prices one per line; nothing is cut off or needs sideways scrolling. */}
             <Table<ModelOffer>
               size="small"
               rowKey="model"
               loading={models.isPending}
               dataSource={models.data?.items ?? []}
               pagination={false}
-              scroll={{ x: 'max-content' }}
+              tableLayout="fixed"
               locale={{ emptyText: t('quickstart.no_models') }}
+              data-testid="quickstart-models"
               columns={[
                 {
                   title: t('prices.fields.model'),
                   dataIndex: 'model',
                   render: (v: string, m) => (
                     <Space size={4} wrap>
-                      <Typography.Text className="tg-mono">{v}</Typography.Text>
+                      <Typography.Text className="tg-mono tg-model-name">{v}</Typography.Text>
                       {m.kind === 'embedding' ? <Tag>{t('quickstart.embedding')}</Tag> : null}
                       {!m.available ? <Tag color="warning">{t('quickstart.unavailable')}</Tag> : null}
                     </Space>
                   ),
                 },
-                { title: t('quickstart.input_price'), dataIndex: 'input_usd_per_1m', align: 'right', render: (v: string, m) => <span className="tg-num" title={`${formatUsdText(m.input_usd_per_1k)} / 1K`}>{formatUsdText(v)}</span> },
-                { title: t('quickstart.output_price'), dataIndex: 'output_usd_per_1m', align: 'right', render: (v: string, m) => <span className="tg-num" title={`${formatUsdText(m.output_usd_per_1k)} / 1K`}>{formatUsdText(v)}</span> },
-                { title: t('quickstart.cached_price'), dataIndex: 'cached_input_usd_per_1m', align: 'right', render: (v: string) => <span className="tg-num">{formatUsdText(v)}</span> },
-                { title: t('quickstart.per_call_price'), dataIndex: 'per_request_usd', align: 'right', render: (v: string) => <span className="tg-num">{Number(v) > 0 ? formatUsdText(v) : '—'}</span> },
+                {
+                  title: t('quickstart.prices_per_1m'),
+                  key: 'prices',
+                  width: '48%',
+                  render: (_: unknown, m) => (
+                    <div className="tg-num" style={{ fontSize: 13, lineHeight: 1.6 }}>
+                      <PriceLine label={t('quickstart.input_price_short')} value={formatUsdText(m.input_usd_per_1m)} hint={`${formatUsdText(m.input_usd_per_1k)} / 1K`} />
+                      <PriceLine label={t('quickstart.output_price_short')} value={formatUsdText(m.output_usd_per_1m)} hint={`${formatUsdText(m.output_usd_per_1k)} / 1K`} />
+                      {m.cached_input_usd_per_1m !== m.input_usd_per_1m ? <PriceLine label={t('quickstart.cached_price_short')} value={formatUsdText(m.cached_input_usd_per_1m)} /> : null}
+                      {Number(m.per_request_usd) > 0 ? <PriceLine label={t('quickstart.per_call_price')} value={formatUsdText(m.per_request_usd)} /> : null}
+                    </div>
+                  ),
+                },
               ]}
             />
             <Typography.Paragraph type="secondary" style={{ marginTop: 8, marginBottom: 0, fontSize: 12 }}>
@@ -169,5 +181,17 @@ export default function QuickStartPage() {
         </Col>
       </Row>
     </PageContainer>
+  );
+}
+
+/** One price in the models card: what it is on the left, the amount on the right. */
+function PriceLine({ label, value, hint }: { label: string; value: string; hint?: string }) {
+  return (
+    <div style={{ display: 'flex', justifyContent: 'space-between', gap: 8, flexWrap: 'wrap' }} title={hint}>
+      <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+        {label}
+      </Typography.Text>
+      <span>{value}</span>
+    </div>
   );
 }
