@@ -9,9 +9,9 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../support/api.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, startTestServer, type TestServer } from '../support/server.js';
 import { linkIn, startTestSmtp, type TestSmtp } from '../support/smtp.js';
-import { horizontalOverflow, launch, openSession, provoking, shot, signIn, type Session } from './browser.js';
+import { expectToast, horizontalOverflow, launch, openSession, provoking, shot, signIn, type Session } from './browser.js';
 
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 800 };
@@ -167,6 +167,30 @@ describe('the staff sign-in page', () => {
     await s.page.waitForURL('**/console/forgot-password?area=admin');
     await s.page.getByTestId('back-to-sign-in').click();
     await s.page.waitForURL('**/admin/login');
+    expect(s.errors).toEqual([]);
+  });
+});
+
+describe('the Accounts page', () => {
+  it.each([
+    { lang: 'en-US' as const, viewport: DESKTOP, off: 'Email verification is no longer required', on: 'Customers must now verify their email' },
+    { lang: 'zh-CN' as const, viewport: PHONE, off: '已不再要求验证邮箱', on: '已要求客户验证邮箱' },
+  ])('switches require_email_verification ($lang, $viewport.width)', async (c) => {
+    const s = await openSession(browser, server.url, c.lang, c.viewport);
+    sessions.push(s);
+    await s.page.goto('/admin/login');
+    await signIn(s, 'admin', ADMIN_EMAIL, ADMIN_PASSWORD);
+    await s.page.goto('/admin/accounts/users');
+    const sw = s.page.getByTestId('require-email-verification-switch');
+    await expect.poll(() => sw.getAttribute('aria-checked'), { timeout: 15_000 }).toBe('true');
+    await sw.click();
+    await expectToast(s.page, c.off);
+    expect((await admin.get('/api/admin/settings/email-verification')).body).toEqual({ required: false, mail: true });
+    expect(await horizontalOverflow(s.page)).toBeLessThanOrEqual(0);
+    await shot(s, 'accounts-email-verification');
+    await sw.click();
+    await expectToast(s.page, c.on);
+    expect((await admin.get('/api/admin/settings/email-verification')).body).toEqual({ required: true, mail: true });
     expect(s.errors).toEqual([]);
   });
 });

@@ -16,6 +16,7 @@ import { useDrawer } from '../../components/useDrawer';
 import { useServerTable } from '../../components/useServerTable';
 import { formatDateTimeShort } from '../../lib/format';
 import { maskEmail } from '../../lib/mask';
+import { EmailVerificationSwitch } from './EmailVerificationSwitch';
 import { UserCreateDrawer } from './UserCreateDrawer';
 import { UserDetailDrawer } from './UserDetailDrawer';
 import { TopUpForm } from './TopUpForm';
@@ -151,6 +152,7 @@ export default function UsersPage() {
 
   return (
     <PageContainer title={t('users.title')} content={t('users.intro')}>
+      {can(me.data, 'setting:view') ? <EmailVerificationSwitch editable={can(me.data, 'setting:edit')} /> : null}
       <ServerTable<AdminUser, UserFilters>
         table={table}
         columns={columns}
