@@ -175,3 +175,22 @@ describe.each(cases)('staff on a server that requires 2FA ($lang, $viewport.widt
     expect((await root.put('/api/admin/settings/two-factor', { require_2fa_for_staff: false })).status).toBe(200);
   });
 });
+
+describe('staff signed in when the requirement is turned on (en-US, 1280)', () => {
+  it('are sent to their Profile page by the first 403 two_factor_required', async () => {
+    const email = 'ops-late@example.com';
+    expect((await root.post('/api/admin/users', { email, password: PASSWORD, role: 'operator' })).status).toBe(201);
+    const s = await person('en-US', DESKTOP);
+    await s.page.goto('/admin/login');
+    await signIn(s, 'admin', email, PASSWORD);
+    await s.page.waitForURL('**/admin/dashboard');
+    expect((await root.put('/api/admin/settings/two-factor', { require_2fa_for_staff: true })).status).toBe(200);
+    await provoking(s, async () => {
+      await s.page.locator('.ant-pro-sider a[href="/admin/accounts/users"]').click();
+      await s.page.waitForURL('**/admin/profile');
+      await s.page.getByTestId('enrol-required').waitFor();
+    });
+    expect(s.errors).toEqual([]);
+    expect((await root.put('/api/admin/settings/two-factor', { require_2fa_for_staff: false })).status).toBe(200);
+  });
+});

@@ -7,7 +7,7 @@ import 'dayjs/locale/zh-cn';
 import { useEffect } from 'react';
 import { useTranslation } from 'react-i18next';
 import { RouterProvider } from 'react-router';
-import { ApiError, onSessionLost } from './api/client';
+import { ApiError, onSessionLost, onTwoFactorRequired } from './api/client';
 import { meKey } from './api/session';
 import { router } from './router';
 
@@ -27,6 +27,7 @@ export const queryClient = new QueryClient({
 // The server says the session is gone (expired, signed out elsewhere): the area guards then send
 // the person to the sign-in page, which brings them back afterwards.
 onSessionLost(() => queryClient.setQueryData(meKey, null));
+onTwoFactorRequired(() => void queryClient.invalidateQueries({ queryKey: meKey }));
 
 export const theme = {
   token: { colorPrimary: '#1668dc', borderRadius: 6, fontSize: 14 },

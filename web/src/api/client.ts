@@ -46,6 +46,17 @@ export function onSessionLost(fn: Listener): () => void {
   return () => sessionListeners.delete(fn);
 }
 
+const twoFactorListeners = new Set<Listener>();
+
+/**
+ * Called when the back office answers 403 two_factor_required (require_2fa_for_staff was turned on
+ * while this person was signed in), so the app can read /api/me again and send them to enrol.
+ */
+export function onTwoFactorRequired(fn: Listener): () => void {
+  twoFactorListeners.add(fn);
+  return () => twoFactorListeners.delete(fn);
+}
+
 /** Build an ApiError from a response and its parsed body (our shape, better-auth's, or none). */
 export function toApiError(response: Response, body: unknown): ApiError {
   const requestId = response.headers.get('x-request-id');
@@ -77,6 +88,7 @@ export async function call<T>(request: Promise<FetchResult<T>>): Promise<T> {
   if (r.response.ok && r.error === undefined) return r.data as T;
   const err = toApiError(r.response, r.error);
   if (err.status === 401 && err.code === 'session_required') for (const fn of sessionListeners) fn(err);
+  if (err.status === 403 && err.code === 'two_factor_required') for (const fn of twoFactorListeners) fn(err);
   throw err;
 }
 
