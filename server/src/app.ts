@@ -17,6 +17,7 @@ import { requireRoutePermission, requireStaff } from './http/session.js';
 import { requireStaffTwoFactor } from './accounts/two-factor.js';
 import { twoFactorAdminRoutes } from './accounts/two-factor.routes.js';
 import { sessionRoutes } from './accounts/sessions.routes.js';
+import { reauthRoutes, requireRecentAuth } from './accounts/reauth.js';
 import { isPermission, type Permission } from './lib/permissions.js';
 import { CONSOLE_HTML_HEADERS, sameOriginGuard } from './http/origin.js';
 import { gatewayRoutes } from './gateway/routes.js';
@@ -207,6 +208,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
         await authRoutes(i, ctx);
         await oauthRoutes(i, ctx);
         await sessionRoutes(i, ctx);
+        await reauthRoutes(i, ctx);
       },
       { prefix: '/api' },
     );
@@ -219,6 +221,7 @@ export async function buildServer(ctx: AppContext): Promise<FastifyInstance> {
         admin.addHook('onRequest', requireStaff(ctx));
         admin.addHook('onRequest', requireStaffTwoFactor(ctx));
         admin.addHook('onRequest', requireRoutePermission(ctx));
+        admin.addHook('onRequest', requireRecentAuth(ctx));
         await admin.register((i) => channelAdminRoutes(i, ctx));
         await admin.register((i) => billingAdminRoutes(i, ctx));
         await admin.register((i) => accountsAdminRoutes(i, ctx));

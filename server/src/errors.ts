@@ -28,6 +28,7 @@ export const ERROR_STATUS = {
   account_frozen: 403,
   registration_closed: 403,
   two_factor_required: 403,
+  reauth_required: 403,
   cross_site_request: 403,
   // money
   insufficient_funds: 402,

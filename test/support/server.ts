@@ -30,6 +30,8 @@ export function serverEnv(databaseUrl: string, extra: Record<string, string | un
     PORT: '0',
     DB_POOL_SIZE: '8',
     LIVE_POLL_MS: '250',
+    // Long scenarios act long after their sign-in; test/integration/reauth.test.ts sets a short window.
+    REAUTH_WINDOW_SECONDS: '3600',
   };
   for (const [k, v] of Object.entries(extra)) if (v !== undefined) env[k] = v;
   return env;

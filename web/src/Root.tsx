@@ -10,6 +10,7 @@ import { RouterProvider } from 'react-router';
 import { ApiError, onSessionLost, onTwoFactorRequired } from './api/client';
 import { meKey } from './api/session';
 import { router } from './router';
+import { ReauthModal } from './components/ReauthModal';
 
 export const queryClient = new QueryClient({
   defaultOptions: {
@@ -46,6 +47,7 @@ export function Root() {
       <AntApp>
         <QueryClientProvider client={queryClient}>
           <RouterProvider router={router} />
+          <ReauthModal />
         </QueryClientProvider>
       </AntApp>
     </ConfigProvider>

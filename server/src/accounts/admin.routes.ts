@@ -255,7 +255,7 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
   // The reason is checked by the service (400 with path "reason"), so a missing one reads the same as a blank one.
   const ReasonBody = z.object({ reason: z.string().optional().describe('required: why (kept on the account and in the audit log)') }).optional();
   r.post('/users/:id/freeze', {
-    config: { permission: 'user:disable' },
+    config: { permission: 'user:disable', reauth: true },
     schema: {
       tags,
       summary: "Freeze an account (reason required): its keys are refused with 403 account_frozen everywhere within seconds, its sessions end, it cannot sign in",
@@ -274,7 +274,7 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
   });
 
   r.post('/users/:id/unfreeze', {
-    config: { permission: 'user:disable' },
+    config: { permission: 'user:disable', reauth: true },
     schema: { tags, summary: 'Unfreeze an account (reason required); its keys work again within seconds', params: IdParam, body: ReasonBody, response: { 200: UserViewSchema } },
     handler: async (req) => {
       await getUserWithWallet(ctx.db.kysely, req.params.id);
@@ -299,7 +299,7 @@ export async function accountsAdminRoutes(app: FastifyInstance, ctx: AppContext)
 
   r.post('/users/:id/balance-adjustments', {
 
-    config: { permission: ['user:edit', 'balance:adjust'] },
+    config: { permission: ['user:edit', 'balance:adjust'], reauth: true },
     schema: {
       tags,
       summary: 'Book cash by hand: a staff top-up, deduction, compensation or correction (user:edit + balance:adjust; needs a reason; idempotent)',

@@ -71,6 +71,11 @@ const ConfigSchema = z.object({
       lockMinutes: intFromEnv(1, 1440).default(15),
       /** Failed sign-ins from one client address (any accounts) within the window before it is refused. */
       ipMaxFailures: intFromEnv(1, 100_000).default(50),
+      /**
+       * Protected operations (freeze, cash adjustment, exports, …) need the password or a 2FA
+       * code confirmed within this many seconds; a sign-in counts as one.
+       */
+      reauthWindowSeconds: intFromEnv(1, 86_400).default(300),
     })
     .prefault({}),
   /**
@@ -156,6 +161,7 @@ const ENV_MAP: Record<string, string> = {
   LOGIN_WINDOW_MINUTES: 'login.windowMinutes',
   LOGIN_LOCK_MINUTES: 'login.lockMinutes',
   LOGIN_IP_MAX_FAILURES: 'login.ipMaxFailures',
+  REAUTH_WINDOW_SECONDS: 'login.reauthWindowSeconds',
   GITHUB_CLIENT_ID: 'oauth.githubClientId',
   GITHUB_CLIENT_SECRET: 'oauth.githubClientSecret',
   OAUTH_GITHUB_BASE_URL: 'oauth.githubBaseUrl',

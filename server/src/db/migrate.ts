@@ -15,6 +15,7 @@ import * as m200 from './migrations/2026_12_03_200_two_factor.js';
 import * as m220 from './migrations/2026_12_03_220_first_key_reveals.js';
 import * as m230 from './migrations/2026_12_03_230_ledger_staff_topup.js';
 import * as m231 from './migrations/2026_12_03_231_channel_test_error_code.js';
+import * as m240 from './migrations/2026_12_03_240_session_reauth.js';
 
 /** Listed by hand (not read from disk) so the set is the same under tsx, a bundle or tests. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -33,6 +34,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '2026_12_03_220_first_key_reveals': m220,
   '2026_12_03_230_ledger_staff_topup': m230,
   '2026_12_03_231_channel_test_error_code': m231,
+  '2026_12_03_240_session_reauth': m240,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -41,6 +41,8 @@ export interface AuthSessionsTable {
   ip_address: string | null;
   user_agent: string | null;
   user_id: number;
+  /** Last confirmation of the password or a 2FA code (epoch ms); null = the sign-in only. */
+  reauth_at?: number | null;
 }
 
 export interface AuthAccountsTable {

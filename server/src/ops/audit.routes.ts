@@ -80,7 +80,7 @@ export async function auditAdminRoutes(app: FastifyInstance, ctx: AppContext) {
   });
 
   r.get('/audit-logs/export.csv', {
-    config: { permission: 'audit:export' },
+    config: { permission: 'audit:export', reauth: true },
     schema: {
       tags,
       summary: 'Export audit entries as CSV, oldest first (audit:export; the export is itself audited)',

@@ -57,7 +57,7 @@ export async function reportsAdminRoutes(app: FastifyInstance, ctx: AppContext) 
 
   r.get('/usage/export.csv', {
 
-    config: { permission: 'bill:export' },
+    config: { permission: 'bill:export', reauth: true },
     schema: {
       tags: ['admin: usage'],
       summary: 'Export usage records as CSV (same filters as GET /usage), streamed',

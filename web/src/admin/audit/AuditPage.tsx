@@ -13,6 +13,7 @@ import { PhoneRange } from '../../components/usage/PhoneRange';
 import { useServerTable } from '../../components/useServerTable';
 import { formatDateTime, formatTimeCompact } from '../../lib/format';
 import { usePhone } from '../../lib/usePhone';
+import { protectedDownload } from '../../api/reauth';
 
 const toFilters = (v: Record<string, unknown>): AuditFilters => ({
   ...rangeToMs(v.created_at),
@@ -188,7 +189,7 @@ export default function AuditPage() {
         headerTitle={t('audit.entries')}
         toolBarRender={() => [
           can(me.data, 'audit:export') ? (
-            <Button key="csv" icon={<DownloadOutlined />} href={auditExportUrl(table.state.filters, i18n.language)} download data-testid="audit-export">
+            <Button key="csv" icon={<DownloadOutlined />} href={auditExportUrl(table.state.filters, i18n.language)} download onClick={protectedDownload} data-testid="audit-export">
               {t('audit.export_csv')}
             </Button>
           ) : null,

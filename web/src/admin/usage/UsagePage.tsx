@@ -20,6 +20,7 @@ import { formatUsd } from '../../lib/money';
 import { maskEmail } from '../../lib/mask';
 import { KeyPicker, useKnownModels, UserPicker } from '../pickers';
 import { SuggestInput } from '../../components/pickers';
+import { protectedDownload } from '../../api/reauth';
 
 const toFilters = (v: Record<string, unknown>): UsageFilters => ({
   ...rangeToMs(v.created_at),
@@ -188,7 +189,7 @@ export default function UsagePage() {
         tableExtraRender={() => <UsageTotalsBar query={totals} />}
         expandable={{ expandedRowRender: (r) => <RecordDetail r={r} />, expandedRowKeys: expanded, onExpandedRowsChange: (keys) => setExpanded(keys) }}
         toolBarRender={() => [
-          <Button key="csv" icon={<DownloadOutlined />} href={usageExportUrl(table.state.filters, i18n.language)} download data-testid="usage-export">
+          <Button key="csv" icon={<DownloadOutlined />} href={usageExportUrl(table.state.filters, i18n.language)} download onClick={protectedDownload} data-testid="usage-export">
             {t('usage.export_csv')}
           </Button>,
         ]}

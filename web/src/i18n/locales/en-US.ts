@@ -118,6 +118,7 @@ const enUS: Catalog = {
       invalid_two_factor_cookie: 'This sign-in has expired. Enter your email and password again.',
       too_many_attempts_request_new_code: 'Too many wrong codes. Enter your email and password again.',
       account_temporarily_locked: 'Too many wrong codes: the second factor of this account is locked for 15 minutes.',
+      reauth_required: 'This is a protected operation: confirm your password first.',
       two_factor_required: 'This server requires two-factor sign-in for staff: set it up on your Profile page first.',
       totp_already_enabled: 'Two-factor sign-in is already on.',
     },
@@ -595,6 +596,13 @@ const enUS: Catalog = {
     summary: '{{type}} of {{amount}} for {{email}}.',
     submit: 'Book it',
     submit_as: 'Book {{type}}',
+  },
+  reauth: {
+    title: 'Confirm it is you',
+    explain: 'This is a protected operation (freezing, cash adjustments, exports). Enter your password to go on; it counts for a few minutes.',
+    password: 'Your password',
+    password_required: 'Enter your password',
+    ok: 'Confirm',
   },
   rotate: {
     action: 'Rotate',

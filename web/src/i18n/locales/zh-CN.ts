@@ -119,6 +119,7 @@ const zhCN = {
       invalid_two_factor_cookie: '本次登录已过期，请重新输入邮箱和密码。',
       too_many_attempts_request_new_code: '验证码错误次数过多，请重新输入邮箱和密码。',
       account_temporarily_locked: '验证码错误次数过多：该账号的两步验证已锁定 15 分钟。',
+      reauth_required: '这是受保护的操作：请先确认密码。',
       two_factor_required: '本服务器要求员工使用两步验证：请先在“个人资料”页面完成设置。',
       totp_already_enabled: '两步验证已开启。',
     },
@@ -596,6 +597,13 @@ const zhCN = {
     summary: '为 {{email}} {{type}} {{amount}}。',
     submit: '确认入账',
     submit_as: '确认{{type}}',
+  },
+  reauth: {
+    title: '确认是你本人',
+    explain: '这是受保护的操作（冻结、资金调整、导出）。请输入密码以继续，几分钟内有效。',
+    password: '你的密码',
+    password_required: '请输入密码',
+    ok: '确认',
   },
   rotate: {
     action: '轮换',
