@@ -174,6 +174,20 @@ export function useUpdateUser() {
   });
 }
 
+/** Freeze or unfreeze an account (reason required): its keys are refused everywhere within seconds. */
+export function useFreezeUser() {
+  const qc = useQueryClient();
+  return useMutation({
+    mutationFn: (v: { id: number; freeze: boolean; reason: string }) =>
+      call(
+        v.freeze
+          ? api.POST('/api/admin/users/{id}/freeze', { params: { path: { id: v.id } }, body: { reason: v.reason } })
+          : api.POST('/api/admin/users/{id}/unfreeze', { params: { path: { id: v.id } }, body: { reason: v.reason } }),
+      ),
+    onSuccess: () => qc.invalidateQueries({ queryKey: adminKeys.users }),
+  });
+}
+
 export function useSetPassword() {
   return useMutation({
     mutationFn: (v: { id: number; password: string }) => call(api.POST('/api/admin/users/{id}/password', { params: { path: { id: v.id } }, body: { password: v.password } })),

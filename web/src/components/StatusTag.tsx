@@ -8,6 +8,7 @@ const COLORS: Record<string, string> = {
   auto_disabled: 'warning',
   revoked: 'error',
   locked: 'error',
+  frozen: 'error',
   expired: 'warning',
   quota_exhausted: 'warning',
 };

@@ -12,6 +12,7 @@ import { QueryState } from '../../components/QueryState';
 import { StatusTag } from '../../components/StatusTag';
 import { formatDateTime, formatTimeCompact } from '../../lib/format';
 import { TopUpForm } from './TopUpForm';
+import { FreezeModal, type FreezeTarget } from './FreezeModal';
 
 /** Entry types in the ledger's filter, money in and out by hand first. */
 const LEDGER_FILTER_TYPES = ['charge', 'topup', 'deduction', 'compensation', 'correction', 'adjustment', 'refund', 'voucher', 'arrears', 'arrears_repayment', 'reversal'] as const;
@@ -28,7 +29,19 @@ function Overview({ u }: { u: AdminUserDetail }) {
         <Descriptions.Item label={t('users.fields.name')}>{u.name || '—'}</Descriptions.Item>
         <Descriptions.Item label={t('users.fields.role')}>{roleLabel(t, u.role)}</Descriptions.Item>
         <Descriptions.Item label={t('users.fields.status')}>
-          <StatusTag status={u.status} />
+          <Space direction="vertical" size={0}>
+            <StatusTag status={u.status} />
+            {u.status === 'frozen' && u.frozen_reason ? (
+              <>
+                <Typography.Text type="danger" data-testid="user-frozen-reason">
+                  {t('freeze.frozen_because', { reason: u.frozen_reason })}
+                </Typography.Text>
+                <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+                  {t('freeze.frozen_by', { by: u.frozen_by ?? '—', time: formatDateTime(u.frozen_at) })}
+                </Typography.Text>
+              </>
+            ) : null}
+          </Space>
         </Descriptions.Item>
         <Descriptions.Item label={t('users.fields.group')}>{u.group}</Descriptions.Item>
         <Descriptions.Item label={t('users.fields.keys')}>{u.key_count}</Descriptions.Item>
@@ -103,8 +116,15 @@ function EditForm({ u }: { u: AdminUserDetail }) {
       <Form.Item name="name" label={t('users.fields.name')}>
         <Input maxLength={100} />
       </Form.Item>
-      <Form.Item name="status" label={t('users.fields.status')} extra={u.id === me.data?.id ? t('users.cannot_disable_self') : t('users.hints.status')}>
-        <Select disabled={u.id === me.data?.id} options={(['active', 'disabled'] as const).map((s) => ({ value: s, label: t(`status.${s}`) }))} />
+      <Form.Item
+        name="status"
+        label={t('users.fields.status')}
+        extra={u.id === me.data?.id ? t('users.cannot_disable_self') : u.status === 'frozen' ? t('freeze.status_hint') : t('users.hints.status')}
+      >
+        <Select
+          disabled={u.id === me.data?.id || u.status === 'frozen'}
+          options={(u.status === 'frozen' ? (['frozen'] as const) : (['active', 'disabled'] as const)).map((s) => ({ value: s, label: t(`status.${s}`) }))}
+        />
       </Form.Item>
       <Form.Item name="role" label={t('users.fields.role')} extra={!can(me.data, 'staff:edit') ? t('users.hints.role') : undefined}>
         <Select disabled={!can(me.data, 'staff:edit')} options={roleNames.map((r) => ({ value: r, label: roleLabel(t, r) }))} />
@@ -249,6 +269,7 @@ export function UserDetailDrawer({ id, onClose, tab: initialTab }: { id: number 
   const me = useMe();
   const canAdjust = can(me.data, 'user:edit', 'balance:adjust');
   const [tab, setTab] = useState<string>(initialTab ?? 'overview');
+  const [freezing, setFreezing] = useState<FreezeTarget | null>(null);
   return (
     <Drawer
       open={id !== null}
@@ -258,11 +279,18 @@ export function UserDetailDrawer({ id, onClose, tab: initialTab }: { id: number 
       destroyOnHidden
       data-testid="user-drawer"
       extra={
-        canAdjust && tab !== 'balance' ? (
-          <Button type="primary" icon={<WalletOutlined />} onClick={() => setTab('balance')} data-testid="user-drawer-topup">
-            {t('topup.action')}
-          </Button>
-        ) : null
+        <Space wrap>
+          {q.data && can(me.data, 'user:disable') && q.data.id !== me.data?.id && (q.data.status === 'active' || q.data.status === 'frozen') ? (
+            <Button danger={q.data.status === 'active'} onClick={() => setFreezing(q.data)} data-testid="user-drawer-freeze">
+              {t(q.data.status === 'frozen' ? 'freeze.unfreeze' : 'freeze.freeze')}
+            </Button>
+          ) : null}
+          {canAdjust && tab !== 'balance' ? (
+            <Button type="primary" icon={<WalletOutlined />} onClick={() => setTab('balance')} data-testid="user-drawer-topup">
+              {t('topup.action')}
+            </Button>
+          ) : null}
+        </Space>
       }
     >
       {id !== null ? (
@@ -304,6 +332,7 @@ export function UserDetailDrawer({ id, onClose, tab: initialTab }: { id: number 
           )}
         </QueryState>
       ) : null}
+      <FreezeModal target={freezing} onClose={() => setFreezing(null)} />
     </Drawer>
   );
 }

@@ -20,6 +20,7 @@ import { EmailVerificationSwitch } from './EmailVerificationSwitch';
 import { UserCreateDrawer } from './UserCreateDrawer';
 import { UserDetailDrawer } from './UserDetailDrawer';
 import { TopUpForm } from './TopUpForm';
+import { FreezeModal, type FreezeTarget } from './FreezeModal';
 
 const toFilters = (v: Record<string, unknown>): UserFilters => ({
   q: (v.email as string | undefined)?.trim() || undefined,
@@ -47,6 +48,7 @@ export default function UsersPage() {
     order: 'desc',
   });
 
+  const [freezing, setFreezing] = useState<FreezeTarget | null>(null);
   const setStatus = (u: AdminUser, status: 'active' | 'disabled') => {
     const run = async () => {
       try {
@@ -137,6 +139,13 @@ export default function UsersPage() {
               {t('common.disable')}
             </Button>
           </Tooltip>
+        ) : u.status === 'frozen' ? (
+          // A frozen account comes back only through an unfreeze with a reason, never "enable".
+          can(me.data, 'user:disable') ? (
+            <Button key="unfreeze" size="small" type="link" onClick={() => setFreezing(u)} data-testid={`user-unfreeze-${u.id}`}>
+              {t('freeze.unfreeze')}
+            </Button>
+          ) : null
         ) : u.status === 'active' ? (
           <Button key="disable" size="small" type="link" danger onClick={() => setStatus(u, 'disabled')}>
             {t('common.disable')}
@@ -169,6 +178,7 @@ export default function UsersPage() {
       />
       <UserCreateDrawer key={creating.session} open={creating.open} onOpenChange={creating.setOpen} onCreated={(u) => setDetail(u.id)} />
       <UserDetailDrawer id={detail} onClose={() => setDetail(null)} />
+      <FreezeModal target={freezing} onClose={() => setFreezing(null)} />
       <Modal
         open={topUp !== null}
         onCancel={() => setTopUp(null)}
