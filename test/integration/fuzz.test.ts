@@ -101,8 +101,8 @@ async function rowCounts(): Promise<Record<string, number>> {
   const db = srv.ctx.db.kysely;
   // A gateway call refused with a valid key is on its owner's usage record by design (status and
   // code, no attempt upstream, nothing charged): only records of forwarded calls count as writes.
-  // A refused sign-in or sign-up is on the audit trail by design (spec 000 §14; docs/AUDIT.md).
-  const where: Record<string, string> = { usage_records: ' where attempts > 0', audit_log: " where action not in ('auth.sign_in_failed', 'auth.sign_up_failed')" };
+  // A refused sign-in, sign-up or password confirmation is on the audit trail by design (spec 000 §14; docs/AUDIT.md).
+  const where: Record<string, string> = { usage_records: ' where attempts > 0', audit_log: " where action not in ('auth.sign_in_failed', 'auth.sign_up_failed', 'session.reauth_failed')" };
   const sel = tables.map((t) => `(select count(*) from ${t}${where[t] ?? ''}) as ${t}`).join(', ');
   const r = await sql.raw<Record<string, unknown>>(`select ${sel}`).execute(db);
   const row = r.rows[0]!;

@@ -56,10 +56,13 @@ const MAX_UNKNOWN = 10_000;
  * its user changed, which reaches every process within one poll (≤ 1 s by default).
  */
 /**
- * The key exists but may not be used: the owner of a frozen account, or of a locked, rotated,
- * revoked, disabled or expired key, still sees each refused call in their usage (costing nothing),
- * so the refusal carries the key's principal to the relay's refusal record.
+ * The key exists but may not be used because of something done to it: locked by the operator (a
+ * leak), rotated out, or its account frozen. Its owner sees each refused call in their usage
+ * (costing nothing): programs still using a leaked or replaced secret, or calling a frozen
+ * account, show up there. A key its owner disabled, revoked or let expire is refused without a
+ * record, as before: the owner made that choice.
  */
+const RECORDED_FOR_OWNER = new Set(['key_locked', 'key_rotated', 'account_frozen']);
 const refusedKeys = new WeakMap<AppError, Principal>();
 
 /** The principal of a known key that `authenticate` refused with `err`, if that was the reason. */
@@ -119,7 +122,7 @@ export class KeyCache {
     if (!p) throw new AppError('invalid_api_key', 'Incorrect API key provided.');
     const refusal = refusalOf(p, now);
     if (refusal) {
-      refusedKeys.set(refusal, p);
+      if (RECORDED_FOR_OWNER.has(refusal.code)) refusedKeys.set(refusal, p);
       throw refusal;
     }
     return p;
