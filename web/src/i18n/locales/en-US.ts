@@ -611,7 +611,7 @@ const enUS: Catalog = {
     frozen_ok: '{{email}} is frozen',
     unfrozen_ok: '{{email}} is unfrozen',
     frozen_because: 'Frozen: {{reason}}',
-    frozen_by: '{{by}}, {{time}}',
+    frozen_by: 'by {{by}}, {{time}}',
   },
   reauth: {
     title: 'Confirm it is you',

@@ -612,7 +612,7 @@ const zhCN = {
     frozen_ok: '{{email}} 已冻结',
     unfrozen_ok: '{{email}} 已解冻',
     frozen_because: '已冻结：{{reason}}',
-    frozen_by: '{{by}}，{{time}}',
+    frozen_by: '由 {{by}} 于 {{time}} 冻结',
   },
   reauth: {
     title: '确认是你本人',
