@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
-import { REPO_ROOT } from '../support/server.js';
+import { REPO_ROOT, type TestServer } from '../support/server.js';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const SCREENSHOT_DIR = join(REPO_ROOT, 'test-results', 'screenshots');
@@ -232,4 +232,12 @@ export async function reloadUntil(page: Page, locator: Locator, tries = 20): Pro
 /** How far the document is wider than the screen (0 when nothing sticks out sideways). */
 export async function horizontalOverflow(page: Page): Promise<number> {
   return page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+}
+
+/** What a caller of /v1/models gets with this secret once the server has taken in the latest changes: "200 ok" or "<status> <error code>". */
+export async function gatewayAnswer(server: TestServer, key: string): Promise<string> {
+  await server.ctx.feed.pollNow();
+  const res = await fetch(`${server.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
+  const body = (await res.json()) as { error?: { code?: string } };
+  return `${res.status} ${body.error?.code ?? 'ok'}`;
 }

@@ -5,18 +5,13 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addUserWithKey } from '../support/seed.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, startTestServer, type TestServer } from '../support/server.js';
-import { expectToast, launch, openSession, shot, signIn, type Session } from './browser.js';
+import { gatewayAnswer, expectToast, launch, openSession, shot, signIn, type Session } from './browser.js';
 
 let server: TestServer;
 let browser: Browser;
 const sessions: Session[] = [];
 
-async function gateway(key: string): Promise<string> {
-  await server.ctx.feed.pollNow();
-  const res = await fetch(`${server.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
-  const body = (await res.json()) as { error?: { code?: string } };
-  return `${res.status} ${body.error?.code ?? 'ok'}`;
-}
+const gateway = (key: string) => gatewayAnswer(server, key);
 
 beforeAll(async () => {
   server = await startTestServer();

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../support/api.js';
 import { addUserWithKey } from '../support/seed.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, startTestServer, type TestServer } from '../support/server.js';
-import { closeNewKey, expectToast, launch, openSession, rowWith, shot, signIn, type Session } from './browser.js';
+import { gatewayAnswer, closeNewKey, expectToast, launch, openSession, rowWith, shot, signIn, type Session } from './browser.js';
 
 const PHONE = { width: 390, height: 844 };
 const PASSWORD = 'amber-falcon-4418';
@@ -27,13 +27,7 @@ async function session(lang: 'en-US' | 'zh-CN', viewport = { width: 1280, height
 /** The drop-down menu on screen (antd keeps closed ones in the page, hidden). */
 const menu = (s: Session) => s.page.locator('.ant-dropdown:not(.ant-dropdown-hidden)');
 
-/** What a caller of /v1/models gets with this secret: the status and error code. */
-async function gateway(key: string): Promise<string> {
-  await server.ctx.feed.pollNow();
-  const res = await fetch(`${server.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
-  const body = (await res.json()) as { error?: { code?: string } };
-  return `${res.status} ${body.error?.code ?? 'ok'}`;
-}
+const gateway = (key: string) => gatewayAnswer(server, key);
 
 beforeAll(async () => {
   server = await startTestServer();
